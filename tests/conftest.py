@@ -1,0 +1,110 @@
+"""Shared fixtures: the real test bed (see tests/testbed/testbed.sh)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from helpers import procs  # noqa: E402
+
+
+def _env_file() -> Path:
+    cache = os.environ.get("CLAUDE_OBS_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "claude-code-observability"
+    )
+    return Path(cache) / "testbed.env"
+
+
+@pytest.fixture(scope="session")
+def testbed() -> dict:
+    """Paths and image names of the real components. Fails (never skips) when absent."""
+    path = _env_file()
+    if not path.exists():
+        pytest.fail(f"test bed not set up ({path} missing): run tests/testbed/testbed.sh up (make test does)")
+    env = {}
+    for line in path.read_text().splitlines():
+        if "=" in line and not line.startswith("#"):
+            key, value = line.split("=", 1)
+            env[key] = value
+    return env
+
+
+@pytest.fixture
+def otelcol(testbed, tmp_path):
+    """Start the built collector with a given config; yields a starter function."""
+
+    def start(config: str, health_port: int):
+        cfg = tmp_path / "otelcol.yaml"
+        cfg.write_text(config)
+        return procs.process(
+            [testbed["OTELCOL_BIN"], "--config", str(cfg)],
+            tmp_path / "otelcol.log",
+            f"http://127.0.0.1:{health_port}/",
+        )
+
+    return start
+
+
+@pytest.fixture
+def prometheus(testbed, tmp_path):
+    """Start the real Prometheus with a given config; yields a starter function."""
+
+    def start(config: str, port: int, extra: list[str] | None = None):
+        cfg = tmp_path / "prometheus.yml"
+        cfg.write_text(config)
+        data = tmp_path / "prom-data"
+        data.mkdir(exist_ok=True)
+        return procs.process(
+            [
+                testbed["PROMETHEUS_BIN"],
+                f"--config.file={cfg}",
+                f"--storage.tsdb.path={data}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--web.enable-lifecycle",
+                *(extra or []),
+            ],
+            tmp_path / "prometheus.log",
+            f"http://127.0.0.1:{port}/-/ready",
+        )
+
+    return start
+
+
+@pytest.fixture(scope="session")
+def opensearch(testbed):
+    """A real single-node OpenSearch (host process, as an unprivileged user). Yields its base URL."""
+    # Not under pytest's tmp dir: that is private to root, and OpenSearch must not run as root.
+    base = Path(tempfile.mkdtemp(prefix="claude-obs-opensearch-"))
+    conf = base / "config"
+    shutil.copytree(Path(testbed["OPENSEARCH_HOME"]) / "config", conf)
+    for sub in ("data", "logs"):
+        (base / sub).mkdir()
+    # jvm.options writes gc logs and heap dumps relative to the (read-only) home.
+    jvm = conf / "jvm.options"
+    jvm.write_text(jvm.read_text().replace("file=logs/", f"file={base}/logs/").replace("=data", f"={base}/data"))
+    user = testbed["OPENSEARCH_USER"]
+    subprocess.run(["chown", "-R", user, str(base)], check=True)
+    os.chmod(base, 0o755)
+    port = procs.free_port()
+    argv = [
+        "runuser", "-u", user, "--",
+        "env", f"OPENSEARCH_JAVA_HOME={testbed['OPENSEARCH_JAVA_HOME']}", f"OPENSEARCH_PATH_CONF={conf}",
+        "OPENSEARCH_JAVA_OPTS=-Xms512m -Xmx512m",
+        str(Path(testbed["OPENSEARCH_HOME"]) / "bin" / "opensearch"),
+        "-Ediscovery.type=single-node", f"-Ehttp.port={port}", "-Ehttp.host=127.0.0.1",
+        f"-Etransport.port={procs.free_port()}", f"-Epath.data={base / 'data'}", f"-Epath.logs={base / 'logs'}",
+    ]
+    url = f"http://127.0.0.1:{port}"
+    with procs.process(argv, base / "stdout.log", url + "/_cluster/health?wait_for_status=yellow&timeout=1s",
+                       timeout=180, cwd=base):
+        yield url
+    shutil.rmtree(base, ignore_errors=True)
