@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tempfile
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -96,15 +96,25 @@ def opensearch(testbed):
     os.chmod(base, 0o755)
     port = procs.free_port()
     argv = [
-        "runuser", "-u", user, "--",
-        "env", f"OPENSEARCH_JAVA_HOME={testbed['OPENSEARCH_JAVA_HOME']}", f"OPENSEARCH_PATH_CONF={conf}",
+        "runuser",
+        "-u",
+        user,
+        "--",
+        "env",
+        f"OPENSEARCH_JAVA_HOME={testbed['OPENSEARCH_JAVA_HOME']}",
+        f"OPENSEARCH_PATH_CONF={conf}",
         "OPENSEARCH_JAVA_OPTS=-Xms512m -Xmx512m",
         str(Path(testbed["OPENSEARCH_HOME"]) / "bin" / "opensearch"),
-        "-Ediscovery.type=single-node", f"-Ehttp.port={port}", "-Ehttp.host=127.0.0.1",
-        f"-Etransport.port={procs.free_port()}", f"-Epath.data={base / 'data'}", f"-Epath.logs={base / 'logs'}",
+        "-Ediscovery.type=single-node",
+        f"-Ehttp.port={port}",
+        "-Ehttp.host=127.0.0.1",
+        f"-Etransport.port={procs.free_port()}",
+        f"-Epath.data={base / 'data'}",
+        f"-Epath.logs={base / 'logs'}",
     ]
     url = f"http://127.0.0.1:{port}"
-    with procs.process(argv, base / "stdout.log", url + "/_cluster/health?wait_for_status=yellow&timeout=1s",
-                       timeout=180, cwd=base):
+    with procs.process(
+        argv, base / "stdout.log", url + "/_cluster/health?wait_for_status=yellow&timeout=1s", timeout=180, cwd=base
+    ):
         yield url
     shutil.rmtree(base, ignore_errors=True)

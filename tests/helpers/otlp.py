@@ -36,7 +36,7 @@ def load(path: Path) -> dict:
 
 def attr_value(value: dict):
     """Decode one OTLP/JSON AnyValue."""
-    (kind, raw), = value.items()
+    ((kind, raw),) = value.items()
     if kind == "intValue":
         return int(raw)
     if kind == "doubleValue":
@@ -91,7 +91,7 @@ def session_payloads(session: str, now_ns: int | None = None) -> list[tuple[str,
     """(signal, payload) for every file of a captured session, moved so it ends just before now."""
     files = session_files(session)
     payloads = [(signal_of(f), load(f)) for f in files]
-    start = min(earliest_time(p) for _, p in payloads)
+    start = min(earliest_time(payload) for _signal, payload in payloads)
     now_ns = now_ns or time.time_ns()
     offset = now_ns - 60_000_000_000 - start
     return [(s, shifted(p, offset)) for s, p in payloads]
@@ -122,7 +122,7 @@ def events(session: str, name: str) -> list[dict]:
     for f in session_files(session):
         if signal_of(f) != "logs":
             continue
-        for _, _, a in log_records(load(f)):
+        for _resource, _record, a in log_records(load(f)):
             if a.get("event.name") == name:
                 out.append(a)
     return out

@@ -51,8 +51,9 @@ def test_cost_reaches_prometheus_exactly(otelcol, prometheus):
     assert len(requests) == 2 and abs(expected - 0.002512) < 1e-12
     session_id = requests[0]["session.id"]
 
-    with otelcol(COLLECTOR_CONFIG.format(**ports), ports["health_port"]), prometheus(
-        PROMETHEUS_CONFIG.format(**ports), ports["prom_port"]
+    with (
+        otelcol(COLLECTOR_CONFIG.format(**ports), ports["health_port"]),
+        prometheus(PROMETHEUS_CONFIG.format(**ports), ports["prom_port"]),
     ):
         for signal, payload in otlp.session_payloads("tool-session"):
             if signal == "metrics":
@@ -73,9 +74,9 @@ def test_opensearch_round_trip_and_plugins(opensearch):
     assert res["result"] in ("created", "updated")
     got = procs.http_json(f"{opensearch}/{index}/_doc/1")
     assert got["found"] is True and got["_source"] == doc
-    hits = procs.http_json(
-        f"{opensearch}/{index}/_search?" + urllib.parse.urlencode({"q": "session.id:abc"})
-    )["hits"]["hits"]
+    hits = procs.http_json(f"{opensearch}/{index}/_search?" + urllib.parse.urlencode({"q": "session.id:abc"}))["hits"][
+        "hits"
+    ]
     assert [h["_id"] for h in hits] == ["1"]
     plugins = procs.http_json(f"{opensearch}/_cat/plugins?format=json")
     components = {p["component"] for p in plugins}

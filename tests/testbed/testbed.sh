@@ -243,7 +243,7 @@ EOF
 cmd_up() {
   local t0=$SECONDS
   mkdir -p "$CACHE"
-  apt_install docker.io prometheus prometheus-alertmanager debootstrap unzip
+  apt_install docker.io prometheus prometheus-alertmanager debootstrap unzip shellcheck
   ensure_dockerd
   ensure_compose
   ensure_otelcol

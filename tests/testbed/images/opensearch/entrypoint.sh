@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Test-bed entrypoint: turns `setting.name=value` environment variables into
 # -E options, as the official image does. The security plugin is not part of
 # the test bed (it is not obtainable here), so its settings are dropped with a
