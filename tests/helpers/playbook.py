@@ -1,0 +1,45 @@
+"""Run the collection's playbooks the way a user does, and read the recap."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+
+
+def run(playbook: str, extra_vars: dict, *args: str, timeout: int = 900, check: bool = True):
+    """Run ansible-playbook from the repository root; returns (proc, {host: recap})."""
+    vars_file = Path(os.environ.get("TMPDIR", "/tmp")) / f"cco-vars-{os.getpid()}-{abs(hash(playbook))}.json"
+    vars_file.write_text(json.dumps(extra_vars))
+    env = {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_NOCOLOR": "1",
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-playbook"), playbook, "-e", f"@{vars_file}", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    vars_file.unlink(missing_ok=True)
+    recap = {
+        m[0]: {"ok": int(m[1]), "changed": int(m[2]), "unreachable": int(m[3]), "failed": int(m[4])}
+        for m in RECAP.findall(proc.stdout)
+    }
+    if check:
+        assert proc.returncode == 0, (
+            f"ansible-playbook {playbook} {args} failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}"
+        )
+    return proc, recap
