@@ -15,6 +15,7 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=versions.env
 . "$HERE/versions.env"
+IMAGE_PREFIX="${CLAUDE_OBS_IMAGE_PREFIX:-$IMAGE_PREFIX}"
 CACHE="${CLAUDE_OBS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/claude-code-observability}"
 ENV_FILE="$CACHE/testbed.env"
 DOCKER_PIDFILE="$CACHE/dockerd.pid"
