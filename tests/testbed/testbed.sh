@@ -13,7 +13,7 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=versions.env
+# shellcheck disable=SC1091  # sourced by path relative to this script
 . "$HERE/versions.env"
 IMAGE_PREFIX="${CLAUDE_OBS_IMAGE_PREFIX:-$IMAGE_PREFIX}"
 CACHE="${CLAUDE_OBS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/claude-code-observability}"
@@ -117,10 +117,12 @@ ensure_opensearch() {
   local dl="$CACHE/maven"
   mkdir -p "$dl"
   log "fetching OpenSearch $OPENSEARCH_VERSION and job-scheduler from Maven Central"
-  mvn -q -B -Dstyle.color=never dependency:copy -DoutputDirectory="$dl" \
-    -Dartifact="org.opensearch.distribution.integ-test-zip:opensearch:$OPENSEARCH_VERSION:zip"
-  mvn -q -B -Dstyle.color=never dependency:copy -DoutputDirectory="$dl" \
-    -Dartifact="org.opensearch.plugin:opensearch-job-scheduler:$OPENSEARCH_JOB_SCHEDULER_VERSION:zip"
+  local artifact
+  for artifact in "org.opensearch.distribution.integ-test-zip:opensearch:$OPENSEARCH_VERSION:zip" \
+                  "org.opensearch.plugin:opensearch-job-scheduler:$OPENSEARCH_JOB_SCHEDULER_VERSION:zip"; do
+    mvn -q -B -Dstyle.color=never dependency:copy -DoutputDirectory="$dl" -Dartifact="$artifact" \
+      >>"$CACHE/maven.log" 2>&1 || { tail -20 "$CACHE/maven.log" >&2; die "Maven Central did not give $artifact"; }
+  done
   local tmp="$OPENSEARCH_HOME.tmp"
   rm -rf "$tmp" && mkdir -p "$tmp"
   (cd "$tmp" && unzip -q "$dl/opensearch-$OPENSEARCH_VERSION.zip")
@@ -155,11 +157,12 @@ ensure_base_image() {
 }
 
 ctx_hash() { # name -> short hash of the image recipe, so a changed Dockerfile rebuilds
-  (cd "$HERE/images/$1" && cat $(ls | sort)) | sha256sum | cut -c1-8
+  find "$HERE/images/$1" -type f -print0 | sort -z | xargs -0 cat | sha256sum | cut -c1-8
 }
 
 build_image() { # name version context-dir
-  local ref="$IMAGE_PREFIX/$1:$2-$(ctx_hash "$1")"
+  local ref
+  ref="$IMAGE_PREFIX/$1:$2-$(ctx_hash "$1")"
   if ! image_exists "$ref"; then
     log "docker build $ref"
     docker build -q --build-arg "BASE=$BASE_IMAGE" -t "$ref" "$3" >"$CACHE/build-$1.log" 2>&1 \
@@ -196,6 +199,7 @@ ensure_images() {
   if ! image_exists "$IMAGE_PREFIX/alertmanager:$AM_VERSION-$(ctx_hash alertmanager)"; then
     d="$(stage alertmanager)"
     cp /usr/bin/prometheus-alertmanager "$d/alertmanager"; cp /usr/bin/amtool "$d/amtool"
+    cp -a /usr/share/prometheus/alertmanager "$d/alertmanager-share"
   fi
   ALERTMANAGER_IMAGE="$(build_image alertmanager "$AM_VERSION" "${d:-/nonexistent}")"; d=""
 
@@ -257,13 +261,21 @@ cmd_up() {
 
 cmd_down() {
   if docker info >/dev/null 2>&1; then
-    local ids
-    ids="$(docker ps -aq --filter label=io.claude-obs.testbed=1)"
-    [ -n "$ids" ] && docker rm -f $ids >/dev/null
-    ids="$(docker volume ls -q --filter label=io.claude-obs.testbed=1)"
-    [ -n "$ids" ] && docker volume rm $ids >/dev/null
-    ids="$(docker network ls -q --filter label=io.claude-obs.testbed=1)"
-    [ -n "$ids" ] && docker network rm $ids >/dev/null
+    local kind ids
+    for kind in ps volume network; do
+      case $kind in
+        # test containers, and compose projects the tests name cco-*
+        ps) mapfile -t ids < <(docker ps -aq --filter label=io.claude-obs.testbed=1
+                               docker ps -a --format '{{.ID}} {{.Label "com.docker.compose.project"}}' \
+                                 | awk '$2 ~ /^cco-/ {print $1}') ;;
+        *) mapfile -t ids < <(docker "$kind" ls -q --filter label=io.claude-obs.testbed=1) ;;
+      esac
+      [ ${#ids[@]} -eq 0 ] && continue
+      case $kind in
+        ps) docker rm -f "${ids[@]}" >/dev/null ;;
+        *) docker "$kind" rm "${ids[@]}" >/dev/null ;;
+      esac
+    done
   fi
   if [ -f "$DOCKER_PIDFILE" ]; then
     local pid
