@@ -60,9 +60,9 @@ def _prom(stack):
 def test_converge_reports_urls_and_second_run_changes_nothing(stack):
     assert stack["_first_recap"]["localhost"]["changed"] > 0
     assert f"127.0.0.1:{stack['prometheus_port']}" in stack["_first_stdout"]
-    _, recap = playbook.run("site.yml", stack)
+    _proc, recap = playbook.run("site.yml", stack)
     assert recap["localhost"]["changed"] == 0, recap
-    _, recap = playbook.run("site.yml", stack, "--check", "--diff")
+    _proc, recap = playbook.run("site.yml", stack, "--check", "--diff")
     assert recap["localhost"]["changed"] == 0, recap
 
 
@@ -108,7 +108,7 @@ def test_fixtures_and_generated_load_give_exact_sums(stack):
     load.send_grpc(grpc_ep, payloads[half:])
 
     fixture_cost = math.fsum(float(e["cost_usd"]) for e in otlp.events("tool-session", "api_request"))
-    expected_cost = {m: c for m, c in totals.cost_by_model.items()}
+    expected_cost = dict(totals.cost_by_model)
     expected_cost["claude-opus-5-5"] = expected_cost.get("claude-opus-5-5", 0) + fixture_cost
 
     def cost_by_model():
@@ -121,7 +121,7 @@ def test_fixtures_and_generated_load_give_exact_sums(stack):
     # Tokens by model and kind (the `type` attribute arrives renamed to `kind`).
     res = procs.prom_query(prom, "sum by (model, kind) (claude_code_token_usage_tokens_total{project='load'})")
     got = {(r["metric"]["model"], r["metric"]["kind"]): int(float(r["value"][1])) for r in res}
-    assert got == {k: v for k, v in totals.tokens_by_model_kind.items()}
+    assert got == dict(totals.tokens_by_model_kind)
     assert not procs.prom_query(prom, "claude_code_token_usage_tokens_total{type!=''}")
 
     # The recorded exact window totals (what dashboards and alerts use).
@@ -176,3 +176,23 @@ def test_rendered_prometheus_files_pass_promtool(stack, testbed):
     )
     assert rules.returncode == 0, rules.stdout + rules.stderr
     assert "SUCCESS: 12 rules found" in rules.stdout
+
+
+def test_spans_become_span_metrics(stack):
+    prom = _prom(stack)
+    http = f"http://127.0.0.1:{stack['otel_collector_otlp_http_port']}"
+    for signal, payload in otlp.session_payloads("tool-session"):
+        if signal == "traces":
+            for rs in payload["resourceSpans"]:  # apart from the spans other tests send
+                for attr in rs["resource"]["attributes"]:
+                    if attr["key"] == "project":
+                        attr["value"] = {"stringValue": "spans"}
+            assert otlp.post(http, signal, payload) == 200
+    expr = 'sum by (span_name) (traces_span_metrics_calls_total{service_name="claude-code", project="spans"})'
+
+    def calls():
+        got = {r["metric"]["span_name"]: float(r["value"][1]) for r in procs.prom_query(prom, expr)}
+        return got if got.get("claude_code.llm_request") == 2 else None
+
+    got = procs.wait_for(calls, timeout=60, what="span metrics in Prometheus")
+    assert got["claude_code.tool"] == 1 and got["claude_code.interaction"] == 1
