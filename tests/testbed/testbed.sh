@@ -167,6 +167,9 @@ build_image() { # name version context-dir
     log "docker build $ref"
     docker build -q --build-arg "BASE=$BASE_IMAGE" -t "$ref" "$3" >"$CACHE/build-$1.log" 2>&1 \
       || { tail -20 "$CACHE/build-$1.log" >&2; die "docker build $ref failed"; }
+    # Older builds of the same image are superseded; keep the disk in check.
+    docker images --format '{{.Repository}}:{{.Tag}}' "$IMAGE_PREFIX/$1" | grep -vxF "$ref" \
+      | xargs -r docker rmi >/dev/null 2>&1 || true
   fi
   echo "$ref"
 }

@@ -1,0 +1,250 @@
+"""The real Claude Code CLI (from the npm registry), configured by the client role, talking to a
+local stand-in for the Messages API and exporting through the real built OpenTelemetry Collector
+into a small OTLP/JSON sink. Proves that what the role writes is what Claude Code obeys."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import client_otlp_sink  # noqa: E402
+from client_playbook import run_playbook, temp_users, write_inventory  # noqa: E402
+from helpers import procs  # noqa: E402
+from stand_ins import messages_api  # noqa: E402
+
+CLI_VERSION = "2.1.330"  # the version the fixtures under shared/fixtures were captured with
+TOKEN = "obs-ingress-7d1e0c"
+MANAGED = Path("/etc/claude-code/managed-settings.json")
+
+COLLECTOR = """
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:{grpc_port}
+        auth:
+          authenticator: bearertokenauth
+      http:
+        endpoint: 127.0.0.1:{http_port}
+        auth:
+          authenticator: bearertokenauth
+extensions:
+  health_check:
+    endpoint: 127.0.0.1:{health_port}
+  bearertokenauth:
+    token: {token}
+exporters:
+  otlphttp:
+    endpoint: {sink}
+    encoding: json
+    compression: none
+    retry_on_failure:
+      enabled: false
+service:
+  extensions: [health_check, bearertokenauth]
+  telemetry:
+    metrics:
+      level: none
+  pipelines:
+    metrics:
+      receivers: [otlp]
+      exporters: [otlphttp]
+    logs:
+      receivers: [otlp]
+      exporters: [otlphttp]
+"""
+
+
+def _cache() -> Path:
+    base = os.environ.get("CLAUDE_OBS_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "claude-code-observability"
+    )
+    return Path(base) / f"claude-cli-{CLI_VERSION}"
+
+
+@pytest.fixture(scope="module")
+def claude_bin():
+    """The native claude binary of the pinned version, installed from the npm registry once and
+    cached; linked into a directory every local user may enter."""
+    cache = _cache()
+    native = cache / "node_modules" / "@anthropic-ai" / "claude-code-linux-x64" / "claude"
+    if not native.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.fail("npm is needed to install the Claude Code CLI from the npm registry (apt-get install npm)")
+        cache.mkdir(parents=True, exist_ok=True)
+        proc = subprocess.run(
+            [
+                npm,
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--prefix",
+                str(cache),
+                f"@anthropic-ai/claude-code@{CLI_VERSION}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        if proc.returncode != 0 or not native.exists():
+            pytest.fail(f"npm install of @anthropic-ai/claude-code@{CLI_VERSION} failed:\n{proc.stdout}\n{proc.stderr}")
+    version = subprocess.run([str(native), "--version"], capture_output=True, text=True, timeout=60, check=False).stdout
+    assert version.startswith(CLI_VERSION), version
+    shared = Path(tempfile.mkdtemp(prefix="claude-obs-cli-"))
+    os.chmod(shared, 0o755)
+    exe = shared / "claude"
+    try:
+        os.link(native, exe)
+    except OSError:
+        shutil.copy2(native, exe)
+    os.chmod(exe, 0o755)
+    yield exe
+    shutil.rmtree(shared, ignore_errors=True)
+
+
+@pytest.fixture
+def stack(otelcol, tmp_path):
+    """Messages API stand-in + OTLP/JSON sink + the real collector (gRPC and HTTP, bearer token)."""
+    ports = {k: procs.free_port() for k in ("grpc_port", "http_port", "health_port")}
+    with client_otlp_sink.serve() as sink, messages_api.serve() as api:
+        config = COLLECTOR.format(token=TOKEN, sink=sink.url, **ports)
+        with otelcol(config, ports["health_port"]):
+            yield {"sink": sink, "api": api, "tmp": tmp_path, **ports}
+
+
+def run_claude(exe: Path, user, api_url: str, prompt: str) -> dict:
+    env = [
+        f"HOME={user.pw_dir}",
+        f"USER={user.pw_name}",
+        "PATH=/usr/local/bin:/usr/bin:/bin",
+        f"ANTHROPIC_BASE_URL={api_url}",
+        "ANTHROPIC_API_KEY=sk-ant-test-dummy",
+        "DISABLE_AUTOUPDATER=1",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1",
+    ]
+    proc = subprocess.run(
+        ["runuser", "-u", user.pw_name, "--", "env", "-i", *env, str(exe), "-p", prompt, "--output-format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=user.pw_dir,
+        check=False,
+    )
+    assert proc.returncode == 0, f"claude failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+    return json.loads(proc.stdout)
+
+
+def role_vars(user, stack, **extra) -> dict:
+    return {
+        "client_users": [user.pw_name],
+        "client_otlp_host": "127.0.0.1",
+        "client_otlp_headers": {"Authorization": f"Bearer {TOKEN}"},
+        "client_resource_attributes": {"machine.name": "laptop-07"},
+        "client_resource_attributes_extra": {"team": "platform eng, core"},
+        "client_metric_export_interval": 1000,
+        "client_logs_export_interval": 500,
+        "client_unreachable_action": "fail",
+        **extra,
+    }
+
+
+def assert_telemetry(sink, prompt_marker: str) -> None:
+    sink.wait(
+        lambda s: (
+            {"claude_code.session.count", "claude_code.cost.usage", "claude_code.token.usage"} <= s.metric_names()
+            and {"user_prompt", "api_request"} <= s.event_names()
+        ),
+        timeout=45,
+        what="Claude Code metrics and events",
+    )
+    for signal in ("metrics", "logs"):
+        for resource in sink.resources(signal):
+            attrs = client_otlp_sink.attributes(resource["resource"]["attributes"])
+            assert attrs["service.name"] == "claude-code" and attrs["service.version"] == CLI_VERSION
+            # Set by the role, percent-encoded in the settings file, decoded by Claude Code.
+            assert attrs["machine.name"] == "laptop-07", attrs
+            assert attrs["team"] == "platform eng, core", attrs
+    prompts = [
+        client_otlp_sink.attributes(rec["attributes"])
+        for r in sink.resources("logs")
+        for sl in r["scopeLogs"]
+        for rec in sl["logRecords"]
+        if client_otlp_sink.attributes(rec["attributes"]).get("event.name") == "user_prompt"
+    ]
+    # Prompt logging is off unless asked for: the text must not leave the machine.
+    assert prompts and all(p["prompt"] == "<REDACTED>" for p in prompts), prompts
+    assert all(prompt_marker not in json.dumps(r) for r in sink.resources("logs"))
+
+
+def test_user_settings_drive_the_real_cli(claude_bin, stack):
+    sink, api = stack["sink"], stack["api"]
+    inventory = write_inventory(stack["tmp"] / "hosts.json")
+    with temp_users(1) as (user,):
+        variables = role_vars(user, stack, client_otlp_protocol="http/protobuf", client_otlp_port=stack["http_port"])
+        res = run_playbook(inventory, variables)
+        assert res.rc == 0, res.explain()
+        settings = Path(user.pw_dir) / ".claude" / "settings.json"
+        assert settings.stat().st_uid == user.pw_uid
+
+        out = run_claude(claude_bin, user, api.url, "secret-prompt-4711 say hi")
+        assert out["result"] == messages_api.REPLY and out["is_error"] is False, out
+        assert any(r["path"] == "/v1/messages" for r in api.requests)
+        assert_telemetry(sink, "secret-prompt-4711")
+
+        # Taken back out: the same CLI run sends nothing any more.
+        res = run_playbook(inventory, {**variables, "client_state": "absent"})
+        assert res.rc == 0, res.explain()
+        assert not settings.exists()
+        before = (len(sink.payloads["metrics"]), len(sink.payloads["logs"]))
+        run_claude(claude_bin, user, api.url, "say hi again")
+        procs.wait_for(lambda: len(api.requests) >= 2, timeout=10, what="second API request")
+        time.sleep(3)
+        assert (len(sink.payloads["metrics"]), len(sink.payloads["logs"])) == before
+
+
+def test_managed_settings_drive_the_real_cli(claude_bin, stack):
+    """Organisation-managed settings at the real path Claude Code reads (it has no override), over gRPC."""
+    if MANAGED.exists() or MANAGED.parent.exists():
+        pytest.fail(
+            f"{MANAGED.parent} exists on this machine; this test writes the real managed settings and "
+            "will not touch an administrator's file: run it on a machine without one"
+        )
+    sink, api = stack["sink"], stack["api"]
+    inventory = write_inventory(stack["tmp"] / "hosts.json")
+    try:
+        with temp_users(1) as (user,):
+            variables = role_vars(
+                user,
+                stack,
+                client_targets=["managed_settings"],
+                client_otlp_protocol="grpc",
+                client_otlp_port=stack["grpc_port"],
+            )
+            res = run_playbook(inventory, variables)
+            assert res.rc == 0, res.explain()
+            assert MANAGED.stat().st_mode & 0o777 == 0o644
+            assert not (Path(user.pw_dir) / ".claude" / "settings.json").exists()
+            out = run_claude(claude_bin, user, api.url, "secret-prompt-0815 say hi")
+            assert out["result"] == messages_api.REPLY, out
+            assert_telemetry(sink, "secret-prompt-0815")
+
+            res = run_playbook(inventory, {**variables, "client_state": "absent"})
+            assert res.rc == 0, res.explain()
+            assert not MANAGED.parent.exists()
+    finally:
+        if MANAGED.exists():
+            MANAGED.unlink()
+        if MANAGED.parent.exists() and not any(MANAGED.parent.iterdir()):
+            MANAGED.parent.rmdir()
