@@ -139,14 +139,10 @@ import re  # noqa: E402
 
 from ansible.module_utils.six import integer_types, string_types  # noqa: E402
 from ansible_collections.claude_code.observability.plugins.module_utils.api_client import quote_path  # noqa: E402
+from ansible_collections.claude_code.observability.plugins.module_utils.api_module import ApiModule  # noqa: E402
 from ansible_collections.claude_code.observability.plugins.module_utils.compare import (  # noqa: E402
     equal,
     make_diff,
-)
-
-# The skeleton (AnsibleModule + ApiClient + error reporting) is not OpenSearch-specific.
-from ansible_collections.claude_code.observability.plugins.module_utils.opensearch import (  # noqa: E402
-    OpenSearchModule as ApiModule,
 )
 
 # Grafana owns these; a task never sets them (uid is handled separately).

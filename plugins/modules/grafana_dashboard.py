@@ -135,15 +135,11 @@ from ansible_collections.claude_code.observability.plugins.module_utils.api_clie
     ApiError,
     quote_path,
 )
+from ansible_collections.claude_code.observability.plugins.module_utils.api_module import ApiModule  # noqa: E402
 from ansible_collections.claude_code.observability.plugins.module_utils.compare import (  # noqa: E402
     equal,
     make_diff,
     strip_keys,
-)
-
-# The skeleton (AnsibleModule + ApiClient + error reporting) is not OpenSearch-specific.
-from ansible_collections.claude_code.observability.plugins.module_utils.opensearch import (  # noqa: E402
-    OpenSearchModule as ApiModule,
 )
 
 # Grafana sets these on every save; they say nothing about what the dashboard shows.

@@ -160,14 +160,10 @@ diff:
 
 from ansible.module_utils.common.text.converters import to_text  # noqa: E402
 from ansible_collections.claude_code.observability.plugins.module_utils.api_client import quote_path  # noqa: E402
+from ansible_collections.claude_code.observability.plugins.module_utils.api_module import ApiModule  # noqa: E402
 from ansible_collections.claude_code.observability.plugins.module_utils.compare import (  # noqa: E402
     equal,
     make_diff,
-)
-
-# The skeleton (AnsibleModule + ApiClient + error reporting) is not OpenSearch-specific.
-from ansible_collections.claude_code.observability.plugins.module_utils.opensearch import (  # noqa: E402
-    OpenSearchModule as ApiModule,
 )
 
 API = "api/datasources"

@@ -87,12 +87,8 @@ diff:
 """
 
 from ansible_collections.claude_code.observability.plugins.module_utils.api_client import quote_path  # noqa: E402
+from ansible_collections.claude_code.observability.plugins.module_utils.api_module import ApiModule  # noqa: E402
 from ansible_collections.claude_code.observability.plugins.module_utils.compare import make_diff  # noqa: E402
-
-# The skeleton (AnsibleModule + ApiClient + error reporting) is not OpenSearch-specific.
-from ansible_collections.claude_code.observability.plugins.module_utils.opensearch import (  # noqa: E402
-    OpenSearchModule as ApiModule,
-)
 
 API = "api/folders"
 
