@@ -7,10 +7,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 
-from ansible_collections.claude_code.observability.plugins.module_utils.api_module import (  # noqa: F401 (re-exported)
-    ApiModule,
-    redact_obj,
-)
+from ansible_collections.claude_code.observability.plugins.module_utils.api_module import ApiModule
 from ansible_collections.claude_code.observability.plugins.module_utils.compare import (
     deep_merge,
     normalize_scalars,
