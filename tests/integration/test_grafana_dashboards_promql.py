@@ -1,0 +1,353 @@
+"""Every PromQL query of the shipped Grafana dashboards and alert rules, run against the real
+Prometheus fed by the real collector (config rendered from the otel_collector role's template)
+with the captured Claude Code fixtures plus a generated load.
+
+The headline panels (total cost, tokens by kind, sessions, commits, pull requests) must return
+exactly what was sent.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import re
+import time
+import urllib.parse
+import uuid
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+import yaml
+from helpers import load, otlp, playbook, procs
+
+ROOT = Path(__file__).resolve().parents[2]
+DASHBOARDS = ROOT / "roles" / "grafana" / "files" / "dashboards"
+PROM_UID = "claude-code-prometheus"
+# What Grafana puts in place of its variables when every value is selected and the
+# dashboard shows the last hour.
+ALL = {
+    "$__rate_interval": "1m",
+    "$__interval": "1m",
+    "$__range": "1h",
+    "$user": ".*",
+    "$machine": ".*",
+    "$project": ".*",
+    "$model": ".*",
+}
+FIXTURE_SESSIONS = ("tool-session", "error-session")
+
+
+def substitute(expr: str, values: dict | None = None) -> str:
+    values = {**ALL, **(values or {})}
+    # Longest names first: $__rate_interval before $__range, etc.
+    for name in sorted(values, key=len, reverse=True):
+        expr = expr.replace(name, values[name])
+    assert "$" not in expr, f"unsubstituted variable in {expr}"
+    return expr
+
+
+def dashboard_queries() -> list[tuple[str, str, str]]:
+    """(dashboard uid, panel title, PromQL) of every Prometheus target."""
+    out = []
+    for path in sorted(DASHBOARDS.glob("*.json")):
+        dash = json.loads(path.read_text())
+        for panel in dash["panels"]:
+            for target in panel.get("targets", []):
+                if (target.get("datasource") or panel.get("datasource") or {}).get("uid") == PROM_UID:
+                    out.append((dash["uid"], panel["title"], target["expr"]))
+    return out
+
+
+def variable_queries() -> list[tuple[str, str, str]]:
+    """(dashboard uid, variable, label_values(...) query) of every Prometheus template variable."""
+    out = []
+    for path in sorted(DASHBOARDS.glob("*.json")):
+        dash = json.loads(path.read_text())
+        for var in dash["templating"]["list"]:
+            if var.get("datasource", {}).get("uid") == PROM_UID:
+                out.append((dash["uid"], var["name"], var["definition"]))
+    return out
+
+
+def panel_expr(title: str) -> str:
+    (expr,) = [e for _uid, t, e in dashboard_queries() if t == title]
+    return expr
+
+
+# -- load -----------------------------------------------------------------------------------
+
+
+def _kv(key, value):
+    return load._kv(key, value)
+
+
+def productivity_exports(seed: int, sessions: int, totals: dict) -> list[dict]:
+    """Delta sums of the metrics the fixtures lack (commits, pull requests) and more of those they
+    hold once (lines of code, active time, code-edit decisions), one session each, two exports."""
+    rng = random.Random(seed)
+    start = time.time_ns() - 20 * 60 * 1_000_000_000
+    payloads = []
+    for s in range(sessions):
+        sid = str(uuid.UUID(int=rng.getrandbits(128)))
+        base = [_kv("session.id", sid), _kv("user.id", f"user-{s % 2}"), _kv("terminal.type", "load")]
+        resource = [
+            _kv("service.name", "claude-code"),
+            _kv("service.version", "2.1.330"),
+            _kv("machine.name", f"dev box {s % 2}"),
+            _kv("project", "productivity"),
+        ]
+        for i in range(2):
+            t0, t1 = start + s * 10**6 + i * 10**9, start + s * 10**6 + (i + 1) * 10**9
+            commits, prs = rng.randint(0, 3), rng.randint(0, 1)
+            totals["commits"] += commits
+            totals["prs"] += prs
+            lines = {kind: rng.randint(1, 200) for kind in ("added", "removed")}
+            active = {kind: round(rng.uniform(1, 90), 3) for kind in ("user", "cli")}
+            for kind, n in lines.items():
+                totals["lines"][kind] += n
+            tool, lang = rng.choice(["Edit", "Write", "MultiEdit"]), rng.choice(["Python", "Go", "YAML"])
+            decision = rng.choice(["accept", "reject"])
+            totals["decisions"][(tool, decision, lang)] += 1
+
+            def point(attrs, value, t0=t0, t1=t1):
+                return load._point(attrs, value, t0, t1)
+
+            metrics = [
+                load._sum("claude_code.commit.count", "", [point(base, commits)]),
+                load._sum("claude_code.pull_request.count", "", [point(base, prs)]),
+                load._sum(
+                    "claude_code.lines_of_code.count",
+                    "",
+                    [point([*base, _kv("type", k)], n) for k, n in lines.items()],
+                ),
+                load._sum(
+                    "claude_code.active_time.total",
+                    "s",
+                    [point([*base, _kv("type", k)], v) for k, v in active.items()],
+                ),
+                load._sum(
+                    "claude_code.code_edit_tool.decision",
+                    "",
+                    [
+                        point(
+                            [*base, _kv("tool_name", tool), _kv("decision", decision), _kv("language", lang)],
+                            1,
+                        )
+                    ],
+                ),
+            ]
+            payloads.append(
+                {
+                    "resourceMetrics": [
+                        {
+                            "resource": {"attributes": resource},
+                            "scopeMetrics": [{"scope": {"name": "com.anthropic.claude_code"}, "metrics": metrics}],
+                        }
+                    ]
+                }
+            )
+    return payloads
+
+
+def fixture_totals() -> dict:
+    """What the captured sessions' metric exports add up to."""
+    out = {"cost": [], "tokens": defaultdict(int), "sessions": 0}
+    for session in FIXTURE_SESSIONS:
+        for path in otlp.session_files(session):
+            if otlp.signal_of(path) != "metrics":
+                continue
+            for rm in otlp.load(path)["resourceMetrics"]:
+                for sm in rm["scopeMetrics"]:
+                    for metric in sm["metrics"]:
+                        for dp in metric["sum"]["dataPoints"]:
+                            value = float(dp.get("asDouble", dp.get("asInt", 0)))
+                            kind = otlp.attrs(dp["attributes"]).get("type")
+                            if metric["name"] == "claude_code.cost.usage":
+                                out["cost"].append(value)
+                            elif metric["name"] == "claude_code.token.usage":
+                                out["tokens"][kind] += int(value)
+                            elif metric["name"] == "claude_code.session.count":
+                                out["sessions"] += int(value)
+    return out
+
+
+# -- the real collector and Prometheus ------------------------------------------------------
+
+
+def collector_config(rendered: dict, ports: dict, queue_dir: Path) -> str:
+    """The role's config with host-process listen addresses instead of the container's."""
+    cfg = rendered
+    cfg["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"] = f"127.0.0.1:{ports['grpc']}"
+    cfg["receivers"]["otlp"]["protocols"]["http"]["endpoint"] = f"127.0.0.1:{ports['http']}"
+    cfg["extensions"]["health_check"]["endpoint"] = f"127.0.0.1:{ports['health']}"
+    cfg["extensions"]["file_storage/queue"]["directory"] = str(queue_dir)
+    cfg["exporters"]["prometheus"]["endpoint"] = f"127.0.0.1:{ports['exporter']}"
+    reader = cfg["service"]["telemetry"]["metrics"]["readers"][0]["pull"]["exporter"]["prometheus"]
+    reader.update({"host": "127.0.0.1", "port": ports["telemetry"]})
+    return yaml.safe_dump(cfg)
+
+
+PROMETHEUS_CONFIG = """
+global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+rule_files: ["{rules}"]
+scrape_configs:
+  - job_name: claude-code
+    static_configs:
+      - targets: ["127.0.0.1:{exporter}"]
+"""
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    out = tmp_path_factory.mktemp("rendered")
+    playbook.run("tests/integration/playbooks/grafana_promql_render.yml", {"out_dir": str(out)})
+    return out
+
+
+@pytest.fixture
+def loaded(otelcol, prometheus, rendered, tmp_path):
+    """Prometheus scraping the collector, with the fixtures and the generated load sent. Yields
+    (base URL, expected totals)."""
+    ports = {k: procs.free_port() for k in ("grpc", "http", "health", "exporter", "telemetry", "prom")}
+    config = collector_config(yaml.safe_load((rendered / "otelcol.yaml").read_text()), ports, tmp_path / "queue")
+    payloads, totals = load.generate(seed=11, users=3, machines=2, sessions=9, exports=3)
+    extra = {"commits": 0, "prs": 0, "lines": defaultdict(int), "decisions": defaultdict(int)}
+    extra_payloads = productivity_exports(5, 6, extra)
+    fixtures = fixture_totals()
+    with (
+        otelcol(config, ports["health"]),
+        prometheus(
+            PROMETHEUS_CONFIG.format(rules=rendered / "claude_code.rules.yml", exporter=ports["exporter"]),
+            ports["prom"],
+        ),
+    ):
+        http = f"http://127.0.0.1:{ports['http']}"
+        for session in FIXTURE_SESSIONS:
+            for signal, payload in otlp.session_payloads(session):
+                if signal == "metrics":
+                    assert otlp.post(http, signal, payload) == 200
+        load.send_grpc(f"127.0.0.1:{ports['grpc']}", payloads)
+        for payload in extra_payloads:
+            assert otlp.post(http, "metrics", payload) == 200
+        tokens = defaultdict(int, fixtures["tokens"])
+        for (_model, kind), n in totals.tokens_by_model_kind.items():
+            tokens[kind] += n
+        expected = {
+            "cost": math.fsum([*fixtures["cost"], *totals.cost_by_model.values()]),
+            "cost_by_user": dict(totals.cost_by_user),
+            "tokens": dict(tokens),
+            "sessions": fixtures["sessions"] + totals.sessions,
+            **extra,
+        }
+        yield f"http://127.0.0.1:{ports['prom']}", expected
+
+
+def _settled(base: str, expr: str, want):
+    """Wait until an instant query equals `want` (the last scrape may still be on its way)."""
+    last = None
+
+    def check():
+        nonlocal last
+        last = procs.prom_query(base, expr)
+        return want(last)
+
+    try:
+        procs.wait_for(check, timeout=30, what=expr)
+    except (TimeoutError, AssertionError) as exc:
+        raise AssertionError(f"{expr}\nlast answer: {last}") from exc
+    return last
+
+
+def _one(result) -> float | None:
+    return float(result[0]["value"][1]) if len(result) == 1 else None
+
+
+def test_every_dashboard_and_alert_query_returns_data(loaded, rendered):
+    base, expected = loaded
+
+    # Headline panels: the exact sums that were sent.
+    cost = panel_expr("Total cost")
+    _settled(base, substitute(cost), lambda r: _one(r) is not None and abs(_one(r) - expected["cost"]) <= 1e-9)
+    _settled(
+        base,
+        substitute(panel_expr("Sessions")),
+        lambda r: _one(r) is not None and abs(_one(r) - expected["sessions"]) <= 1e-9,
+    )
+
+    def kinds_match(result):
+        got = {s["metric"]["kind"]: float(s["value"][1]) for s in result}
+        return set(got) == set(expected["tokens"]) and all(
+            abs(got[k] - v) <= 1e-9 for k, v in expected["tokens"].items()
+        )
+
+    _settled(base, substitute(panel_expr("Tokens by kind")), kinds_match)
+    for title, key in (("Commits", "commits"), ("Pull requests", "prs")):
+        _settled(
+            base,
+            substitute(panel_expr(title)),
+            lambda r, key=key: _one(r) is not None and abs(_one(r) - expected[key]) <= 1e-9,
+        )
+
+    def lines_match(result):
+        return {s["metric"]["kind"]: float(s["value"][1]) for s in result} == {
+            # The tool-session fixture added 3 lines and removed none.
+            "added": expected["lines"]["added"] + 3,
+            "removed": expected["lines"]["removed"],
+        }
+
+    _settled(base, substitute(panel_expr("Lines of code")), lines_match)
+
+    # A variable narrows the panel: one user's cost.
+    user = "user-1"
+    _settled(
+        base,
+        substitute(cost, {"$user": user}),
+        lambda r: _one(r) is not None and abs(_one(r) - expected["cost_by_user"][user]) <= 1e-9,
+    )
+
+    # Cache hit rate is a ratio of the exact token totals.
+    t = expected["tokens"]
+    rate = t["cacheRead"] / (t["input"] + t["cacheRead"] + t["cacheCreation"])
+    _settled(
+        base,
+        substitute(panel_expr("Cache hit rate")),
+        lambda r: _one(r) is not None and abs(_one(r) - rate) <= 1e-12,
+    )
+
+    # Every other panel and every alert query returns data (the trend panels need two
+    # scrapes inside their window, hence the wait).
+    alert_rules = yaml.safe_load((rendered / "grafana_alert_rules.yml").read_text())
+    alert_exprs = [
+        ("alert", rule["title"], q["model"]["expr"])
+        for rule in alert_rules
+        for q in rule["data"]
+        if q["datasourceUid"] == PROM_UID
+    ]
+    assert len(alert_exprs) == 2
+    queries = dashboard_queries() + alert_exprs
+    assert len(queries) >= 14
+    for _uid, title, expr in queries:
+        result = _settled(base, substitute(expr), bool)
+        assert all(not math.isnan(float(s["value"][1])) for s in result), (title, result)
+
+    # The daily alert threshold is compared with the same number the spend alert of the
+    # Prometheus role reads: total spend over 24 h.
+    total = _one(procs.prom_query(base, "sum(user_id:claude_code_cost_usd:window24h)"))
+    assert abs(total - expected["cost"]) <= 1e-9
+
+    # Template variables (label_values) list what was sent.
+    for _uid, name, query in variable_queries():
+        m = re.fullmatch(r"label_values\((\w+), (\w+)\)", query)
+        assert m, query
+        metric, label = m.groups()
+        url = f"{base}/api/v1/label/{label}/values?" + urllib.parse.urlencode({"match[]": metric})
+        values = procs.http_json(url)["data"]
+        assert values, (name, query)
+        if name == "user":
+            assert {"user-0", "user-1", "user-2"} <= set(values)
+        if name == "machine":
+            assert {"ci-box", "host 0, lab", "host 1, lab"} <= set(values)

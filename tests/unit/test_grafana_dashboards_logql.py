@@ -1,0 +1,267 @@
+"""The LogQL of the shipped Grafana dashboards, checked without a Loki (none can be obtained here).
+
+Each query is parsed structurally (balanced brackets and quotes, known functions and pipeline
+stages, valid ranges), and every label or field it names is checked against what Loki holds
+for Claude Code's events: the attributes of the captured fixtures' log records and resources,
+with dots turned into underscores as Loki's OTLP ingestion does, split into stream labels (the
+loki role's otlp_config choices plus Loki's own defaults) and structured metadata (the rest).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from helpers import otlp
+
+ROOT = Path(__file__).resolve().parents[2]
+DASHBOARDS = ROOT / "roles" / "grafana" / "files" / "dashboards"
+LOKI_UID = "claude-code-loki"
+# Resource attributes Loki makes stream labels by default (Loki 3 otlp_config defaults).
+LOKI_DEFAULT_INDEX = {
+    "service.name",
+    "service.namespace",
+    "service.instance.id",
+    "deployment.environment",
+    "deployment.environment.name",
+    "cloud.region",
+    "cloud.availability_zone",
+    "container.name",
+    "k8s.cluster.name",
+    "k8s.namespace.name",
+    "k8s.pod.name",
+    "k8s.container.name",
+    "k8s.replicaset.name",
+    "k8s.deployment.name",
+    "k8s.statefulset.name",
+    "k8s.daemonset.name",
+    "k8s.cronjob.name",
+    "k8s.job.name",
+}
+FUNCTIONS = {
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "count",
+    "topk",
+    "bottomk",
+    "sort",
+    "sort_desc",
+    "rate",
+    "count_over_time",
+    "bytes_over_time",
+    "sum_over_time",
+    "avg_over_time",
+    "min_over_time",
+    "max_over_time",
+    "quantile_over_time",
+    "last_over_time",
+    "first_over_time",
+}
+GROUPING = {"by", "without"}
+RANGES = {"$__range", "$__interval", "$__auto", "$__rate_interval"}
+
+
+def loki_name(attribute: str) -> str:
+    return attribute.replace(".", "_")
+
+
+def _all_records():
+    for path in sorted(otlp.fixture_dir().glob("*/*.json")):
+        if otlp.signal_of(path) == "logs":
+            yield from otlp.log_records(otlp.load(path))
+
+
+class Schema:
+    """What Loki holds for the fixtures: stream labels, structured metadata, events and their fields."""
+
+    def __init__(self):
+        configured = yaml.safe_load((ROOT / "roles" / "loki" / "defaults" / "main.yml").read_text())
+        resource_keys, self.events = set(), {}
+        for resource, _record, attrs in _all_records():
+            resource_keys |= set(resource)
+            event = self.events.setdefault(attrs["event.name"], {})
+            for key, value in attrs.items():
+                event.setdefault(loki_name(key), []).append(value)
+        index = (LOKI_DEFAULT_INDEX | set(configured["loki_otlp_index_labels"])) & resource_keys
+        self.stream_labels = {loki_name(a) for a in index}
+        metadata = {loki_name(a) for a in resource_keys - index}
+        for fields in self.events.values():
+            metadata |= set(fields)
+        self.fields = metadata | self.stream_labels | {"__error__"}
+
+    def numeric(self, event: str, field: str) -> bool:
+        values = self.events.get(event, {}).get(field)
+        if not values:
+            return False
+        for value in values:
+            try:
+                float(value)
+            except (TypeError, ValueError):
+                return False
+        return not any(isinstance(v, bool) for v in values)
+
+
+SCHEMA = Schema()
+
+
+def mask_strings(expr: str) -> tuple[str, list[str]]:
+    """Replace each quoted string by "#n" so brackets inside strings do not count."""
+    out, strings, i = [], [], 0
+    while i < len(expr):
+        ch = expr[i]
+        if ch in '"`':
+            j, buf = i + 1, []
+            while j < len(expr) and expr[j] != ch:
+                if ch == '"' and expr[j] == "\\":
+                    buf.append(expr[j : j + 2])
+                    j += 2
+                    continue
+                buf.append(expr[j])
+                j += 1
+            if j >= len(expr):
+                raise ValueError(f"unterminated string at {i}")
+            out.append(f'"#{len(strings)}"')
+            strings.append("".join(buf))
+            i = j + 1
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out), strings
+
+
+def check(expr: str) -> list[str]:
+    """Problems found in one LogQL expression (empty when it is sound)."""
+    try:
+        masked, strings = mask_strings(expr)
+    except ValueError as exc:
+        return [str(exc)]
+    problems = []
+    pairs, stack = {")": "(", "]": "[", "}": "{"}, []
+    for pos, ch in enumerate(masked):
+        if ch in "([{":
+            stack.append(ch)
+        elif ch in ")]}":
+            if not stack or stack.pop() != pairs[ch]:
+                return [f"unbalanced {ch!r} at {pos}"]
+    if stack:
+        return [f"unclosed {''.join(stack)!r}"]
+
+    def string(token: str) -> str:
+        return strings[int(token.strip('"#'))]
+
+    selectors = re.findall(r"\{([^{}]*)\}", masked)
+    if not selectors:
+        problems.append("no stream selector")
+    for selector in selectors:
+        matchers = re.findall(r"\s*(\w+)\s*(=~|!~|!=|=)\s*(\"#\d+\")\s*(?:,|$)", selector)
+        if len(matchers) != len([m for m in selector.split(",") if m.strip()]):
+            problems.append(f"malformed stream selector {{{selector}}}")
+        if not any(op == "=" and string(v) for _n, op, v in matchers):
+            problems.append(f"stream selector {{{selector}}} has no non-empty equality matcher")
+        for name, _op, _value in matchers:
+            if name not in SCHEMA.stream_labels:
+                problems.append(f"{name} is not a stream label (stream labels: {sorted(SCHEMA.stream_labels)})")
+
+    events = set()
+    for raw in re.findall(r"\|(?![=~])\s*([^|\[]*)", masked):
+        stage = raw.strip().rstrip(")").strip()
+        if m := re.fullmatch(r"(\w+)\s*(=~|!~|!=|=)\s*(\"#\d+\")", stage):
+            name, op, value = m.groups()
+            if name not in SCHEMA.fields:
+                problems.append(f"unknown field {name}")
+            if name == "event_name" and op == "=":
+                events.add(string(value))
+        elif re.fullmatch(r"unwrap\s+\w+", stage):
+            pass  # checked below, once the events of the query are known
+        elif m := re.fullmatch(r"line_format\s+(\"#\d+\")", stage):
+            for field in re.findall(r"\{\{\s*\.(\w+)\s*\}\}", string(m.group(1))):
+                if field not in SCHEMA.fields:
+                    problems.append(f"line_format uses unknown field {field}")
+        else:
+            problems.append(f"unknown pipeline stage {stage!r}")
+    for event in events:
+        if event not in SCHEMA.events:
+            problems.append(f"no event {event} in the fixtures (events: {sorted(SCHEMA.events)})")
+    for m in re.finditer(r"\|\s*unwrap\s+(\w+)", masked):
+        unwrapped = m.group(1)
+        for event in events or {None}:
+            if not SCHEMA.numeric(event, unwrapped):
+                problems.append(f"{unwrapped} of {event} events is not a number in every fixture record")
+    for rng in re.findall(r"\[([^\]]*)\]", masked):
+        if rng.strip() not in RANGES and not re.fullmatch(r"\d+[smhdw]", rng.strip()):
+            problems.append(f"bad range [{rng}]")
+    for word in re.findall(r"\b(\w+)\s*\(", masked):
+        if word not in FUNCTIONS | GROUPING:
+            problems.append(f"unknown function {word}")
+    for group in re.findall(r"\b(?:by|without)\s*\(([^)]*)\)", masked):
+        for name in (n.strip() for n in group.split(",")):
+            if name not in SCHEMA.fields:
+                problems.append(f"grouping by unknown field {name}")
+    # A range aggregation needs a range; a log query must not have one.
+    if re.search(r"_over_time\(|rate\(", masked) and not re.search(r"\[[^\]]+\]", masked):
+        problems.append("range aggregation without a range")
+    return problems
+
+
+def loki_queries() -> list[tuple[str, str]]:
+    out = []
+    for path in sorted(DASHBOARDS.glob("*.json")):
+        dash = json.loads(path.read_text())
+        for panel in dash["panels"]:
+            for target in panel.get("targets", []):
+                if (target.get("datasource") or panel.get("datasource") or {}).get("uid") == LOKI_UID:
+                    out.append((f"{dash['uid']}: {panel['title']} ({target['refId']})", target["expr"]))
+    return out
+
+
+def test_schema_is_what_the_fixtures_and_the_loki_role_give():
+    assert SCHEMA.stream_labels == {"service_name", "machine_name"}
+    assert {"event_name", "user_id", "session_id", "model", "duration_ms", "success", "status_code"} <= SCHEMA.fields
+    # tool_result's numbers arrive as strings; they still unwrap.
+    assert all(isinstance(v, str) for v in SCHEMA.events["tool_result"]["duration_ms"])
+    assert SCHEMA.numeric("tool_result", "duration_ms")
+    assert not SCHEMA.numeric("user_prompt", "prompt")
+
+
+def test_dashboards_have_loki_queries():
+    queries = loki_queries()
+    assert len(queries) >= 15
+    used_events = set()
+    for _where, expr in queries:
+        used_events |= set(re.findall(r'event_name="(\w+)"', expr))
+    assert {"api_request", "api_error", "api_retries_exhausted", "tool_result", "user_prompt"} <= used_events
+
+
+@pytest.mark.parametrize(("where", "expr"), loki_queries(), ids=[w for w, _e in loki_queries()])
+def test_logql_query_is_sound(where, expr):
+    assert check(expr) == [], where
+
+
+@pytest.mark.parametrize(
+    ("expr", "problem"),
+    [
+        ('sum(count_over_time({service_name="claude-code"} | event_name="api_error" [1m])', "unclosed"),
+        ('{service_name="claude-code"} | event_name="api_error" | colour="red"', "unknown field colour"),
+        ('{user_id="x"} | event_name="api_error"', "user_id is not a stream label"),
+        ('{machine_name=~".*"} | event_name="api_error"', "no non-empty equality matcher"),
+        ('{service_name="claude-code"} | event_name="api_eror"', "no event api_eror"),
+        (
+            'sum_over_time({service_name="claude-code"} | event_name="user_prompt" | unwrap prompt [1m])',
+            "prompt of user_prompt events is not a number",
+        ),
+        ('{service_name="claude-code"} | json | event_name="api_error"', "unknown pipeline stage 'json'"),
+        ('{service_name="claude-code"} | line_format "{{.nope}}"', "line_format uses unknown field nope"),
+        ('count_over_time({service_name="claude-code"} [$__whenever])', "bad range"),
+        ('sum by (colour) (count_over_time({service_name="claude-code"} [1m]))', "grouping by unknown field colour"),
+        ('avg_over_tme({service_name="claude-code"} [1m])', "unknown function avg_over_tme"),
+        ('{service_name="claude-code} | event_name="api_error"', "unterminated string"),
+    ],
+)
+def test_checker_finds_broken_queries(expr, problem):
+    found = check(expr)
+    assert any(problem in p for p in found), found
