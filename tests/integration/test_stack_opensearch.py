@@ -1,0 +1,111 @@
+"""The OpenSearch flavour through site.yml: the real collector, Prometheus and
+OpenSearch under one compose project, bootstrapped, fed real Claude Code
+telemetry."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import uuid
+
+import pytest
+from helpers import load, otlp, playbook, procs
+
+
+@pytest.fixture(scope="module")
+def stack(testbed, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("osstack")
+    name = f"cco-os-{uuid.uuid4().hex[:6]}"
+    extra = {
+        "stack_project_name": name,
+        "stack_project_dir": str(tmp / name),
+        "stack_pull": "never",
+        "stack_flavour": "opensearch",
+        "otel_collector_image": testbed["OTELCOL_IMAGE"],
+        "prometheus_image": testbed["PROMETHEUS_IMAGE"],
+        "opensearch_image": testbed["OPENSEARCH_IMAGE"],
+        "opensearch_heap_size": "512m",
+        "otel_collector_otlp_grpc_port": procs.free_port(),
+        "otel_collector_otlp_http_port": procs.free_port(),
+        "otel_collector_health_port": procs.free_port(),
+        "prometheus_port": procs.free_port(),
+        "opensearch_port": procs.free_port(),
+        "prometheus_scrape_interval": "1s",
+    }
+    proc, recap = playbook.run("site.yml", extra)
+    extra["_stdout"] = proc.stdout
+    yield extra
+    subprocess.run(["docker", "compose", "-p", name, "down", "-v"], capture_output=True, check=False)
+    subprocess.run(["docker", "volume", "rm", "-f", f"{name}-otelcol-queue"], capture_output=True, check=False)
+
+
+def _os(stack):
+    return f"http://127.0.0.1:{stack['opensearch_port']}"
+
+
+def test_converges_idempotently_on_loopback(stack):
+    assert f"OpenSearch: http://127.0.0.1:{stack['opensearch_port']}" in stack["_stdout"]
+    _proc, recap = playbook.run("site.yml", {k: v for k, v in stack.items() if not k.startswith("_")})
+    assert recap["localhost"]["changed"] == 0
+
+
+def test_events_and_spans_land_typed_with_exact_cost(stack):
+    http = f"http://127.0.0.1:{stack['otel_collector_otlp_http_port']}"
+    sent_events = 0
+    for session in ("tool-session", "error-session"):
+        for signal, payload in otlp.session_payloads(session):
+            assert otlp.post(http, signal, payload) == 200
+            if signal == "logs":
+                sent_events += sum(1 for _ in otlp.log_records(payload))
+    base = _os(stack)
+    count = procs.wait_for(
+        lambda: (c := procs.http_json(f"{base}/claude-code/_count")["count"]) >= sent_events and c,
+        timeout=60,
+        what=f"{sent_events} events in claude-code",
+    )
+    assert count == sent_events
+    cost = procs.http_json(
+        f"{base}/claude-code/_search?size=0",
+        "POST",
+        {
+            "query": {"term": {"attributes.event_name": "api_request"}},
+            "aggs": {"cost": {"sum": {"field": "attributes.cost_usd"}}},
+        },
+    )["aggregations"]["cost"]["value"]
+    expected = math.fsum(float(e["cost_usd"]) for e in otlp.events("tool-session", "api_request"))
+    assert abs(cost - expected) < 1e-9
+    # tool_result sends duration_ms as the string "13": stored and queried as a number.
+    hits = procs.http_json(
+        f"{base}/claude-code/_search",
+        "POST",
+        {
+            "query": {
+                "bool": {
+                    "filter": [
+                        {"term": {"attributes.event_name": "tool_result"}},
+                        {"range": {"attributes.duration_ms": {"gte": 13, "lte": 13}}},
+                    ]
+                }
+            }
+        },
+    )
+    assert hits["hits"]["total"]["value"] == 1
+    spans = procs.wait_for(
+        lambda: procs.http_json(f"{base}/ss4o_traces-claude_code-default/_count")["count"],
+        timeout=60,
+        what="spans in the SS4O trace index",
+    )
+    assert spans >= 6
+
+
+def test_metrics_still_exact_in_prometheus(stack):
+    prom = f"http://127.0.0.1:{stack['prometheus_port']}"
+    payloads, totals = load.generate(seed=3, users=2, machines=2, sessions=6, exports=2)
+    load.send_grpc(f"127.0.0.1:{stack['otel_collector_otlp_grpc_port']}", payloads)
+    expr = "sum(claude_code_cost_usage_USD_total{project='load'})"
+    got = procs.wait_for(
+        lambda: (v := procs.prom_scalar(prom, expr)) is not None and abs(v - totals.cost) < 1e-9 and v,
+        timeout=60,
+        what="load cost in Prometheus",
+    )
+    assert abs(got - totals.cost) < 1e-9
