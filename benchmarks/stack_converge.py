@@ -64,6 +64,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="cco-bench-"))
     extra = {
         "stack_project_name": name,
+        "stack_flavour": "none",  # metrics only: Loki and Grafana have no image here
         "stack_project_dir": str(tmp / name),
         "stack_pull": "never",
         "otel_collector_image": tb["OTELCOL_IMAGE"],

@@ -32,6 +32,7 @@ def test_daily_spend_alert_reaches_the_webhook(testbed, tmp_path):
     project_dir = tmp_path / name
     extra = {
         "stack_project_name": name,
+        "stack_flavour": "none",  # metrics only: Loki and Grafana have no image here
         "stack_project_dir": str(project_dir),
         "stack_pull": "never",
         "stack_alertmanager": True,

@@ -47,6 +47,7 @@ def secure_stack(testbed, tmp_path_factory):
     name = f"cco-tls-{uuid.uuid4().hex[:6]}"
     extra = {
         "stack_project_name": name,
+        "stack_flavour": "none",  # metrics only: Loki and Grafana have no image here
         "stack_project_dir": str(tmp / name),
         "stack_pull": "never",
         "otel_collector_image": testbed["OTELCOL_IMAGE"],

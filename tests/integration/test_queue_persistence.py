@@ -57,6 +57,7 @@ def test_events_survive_backend_outage_and_collector_restart(testbed, tmp_path):
     name = f"cco-queue-{uuid.uuid4().hex[:6]}"
     extra = {
         "stack_project_name": name,
+        "stack_flavour": "none",  # metrics only: Loki and Grafana have no image here
         "stack_project_dir": str(tmp_path / name),
         "stack_pull": "never",
         "otel_collector_image": testbed["OTELCOL_IMAGE"],

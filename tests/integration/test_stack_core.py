@@ -17,6 +17,7 @@ def _stack_vars(testbed, tmp_path, name):
     ports = {k: procs.free_port() for k in ("grpc", "http", "health", "prom")}
     return {
         "stack_project_name": name,
+        "stack_flavour": "none",  # metrics only: Loki and Grafana have no image here
         "stack_project_dir": str(tmp_path / name),
         "stack_pull": "never",
         "otel_collector_image": testbed["OTELCOL_IMAGE"],
