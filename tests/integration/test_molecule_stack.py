@@ -1,4 +1,7 @@
-"""The molecule scenario of the server stack: converge, idempotence, verify, destroy."""
+"""The molecule scenarios of the server side: converge, idempotence, verify, destroy.
+
+stack: metrics only; opensearch: the OpenSearch flavour running for real;
+grafana: both flavours rendered (Loki and Grafana images are not obtainable here)."""
 
 from __future__ import annotations
 
@@ -8,12 +11,14 @@ import sys
 import uuid
 from pathlib import Path
 
+import pytest
 from helpers import procs
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_molecule_stack_scenario(testbed, tmp_path):
+@pytest.mark.parametrize("scenario", ["stack", "opensearch", "grafana"])
+def test_molecule_scenario(testbed, tmp_path, scenario):
     name = f"cco-mol-{uuid.uuid4().hex[:6]}"
     env = {
         **os.environ,
@@ -25,11 +30,12 @@ def test_molecule_stack_scenario(testbed, tmp_path):
         "OTLP_HTTP_PORT": str(procs.free_port()),
         "HEALTH_PORT": str(procs.free_port()),
         "PROMETHEUS_PORT": str(procs.free_port()),
+        "OPENSEARCH_PORT": str(procs.free_port()),
         "ANSIBLE_FORCE_COLOR": "0",
         "NO_COLOR": "1",
     }
     proc = subprocess.run(
-        [str(Path(sys.executable).parent / "molecule"), "test", "-s", "stack"],
+        [str(Path(sys.executable).parent / "molecule"), "test", "-s", scenario],
         cwd=ROOT,
         env=env,
         capture_output=True,
