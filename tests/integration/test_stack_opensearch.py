@@ -56,7 +56,7 @@ def test_events_and_spans_land_typed_with_exact_cost(stack):
         for signal, payload in otlp.session_payloads(session):
             assert otlp.post(http, signal, payload) == 200
             if signal == "logs":
-                sent_events += sum(1 for _ in otlp.log_records(payload))
+                sent_events += len(list(otlp.log_records(payload)))
     base = _os(stack)
     count = procs.wait_for(
         lambda: (c := procs.http_json(f"{base}/claude-code/_count")["count"]) >= sent_events and c,
