@@ -211,7 +211,11 @@ ensure_images() {
     cp -a "$OPENSEARCH_HOME" "$d/opensearch"; rm -rf "$d/opensearch/data" "$d/opensearch/logs"/*
     cp -a "$OPENSEARCH_JAVA" "$d/jdk"
   fi
-  OPENSEARCH_IMAGE="$(build_image opensearch "$OPENSEARCH_VERSION" "${d:-/nonexistent}")"
+  OPENSEARCH_IMAGE="$(build_image opensearch "$OPENSEARCH_VERSION" "${d:-/nonexistent}")"; d=""
+  if ! image_exists "$IMAGE_PREFIX/client-host:$DEBIAN_SUITE-$(ctx_hash client-host)"; then
+    d="$(stage client-host)"
+  fi
+  CLIENT_HOST_IMAGE="$(build_image client-host "$DEBIAN_SUITE" "${d:-/nonexistent}")"
   rm -rf "$CACHE/ctx"
 }
 
@@ -242,6 +246,7 @@ OTELCOL_IMAGE=$OTELCOL_IMAGE
 PROMETHEUS_IMAGE=$PROMETHEUS_IMAGE
 ALERTMANAGER_IMAGE=$ALERTMANAGER_IMAGE
 OPENSEARCH_IMAGE=$OPENSEARCH_IMAGE
+CLIENT_HOST_IMAGE=$CLIENT_HOST_IMAGE
 COMPOSE_VERSION=$(docker compose version --short)
 DOCKER_VERSION=$(docker version --format '{{.Server.Version}}')
 EOF

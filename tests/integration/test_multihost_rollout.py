@@ -1,0 +1,80 @@
+"""One server, several client machines: site.yml brings up the stack on the
+server, client.yml configures every laptop (containers reached through the
+community.docker.docker connection), each laptop sends what its Claude Code
+settings say, and every machine.name shows up in Prometheus."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+from helpers import multihost, playbook, procs
+
+SENDER = Path(__file__).resolve().parents[1] / "multihost" / "send_like_claude.py"
+
+
+@pytest.fixture(scope="module")
+def homelab(testbed, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("homelab")
+    server = multihost.bridge_address()
+    clients = multihost.start_clients(testbed["CLIENT_HOST_IMAGE"], 3)
+    name = f"cco-lab-{uuid.uuid4().hex[:6]}"
+    extra = {
+        "stack_project_name": name,
+        "stack_project_dir": str(tmp / name),
+        "stack_pull": "never",
+        "stack_flavour": "none",
+        "stack_otlp_bind_address": server,  # the LAN address, as in inventories/example
+        "otel_collector_image": testbed["OTELCOL_IMAGE"],
+        "prometheus_image": testbed["PROMETHEUS_IMAGE"],
+        "otel_collector_otlp_grpc_port": procs.free_port(),
+        "otel_collector_otlp_http_port": procs.free_port(),
+        "otel_collector_health_port": procs.free_port(),
+        "prometheus_port": procs.free_port(),
+        "prometheus_scrape_interval": "1s",
+        "client_otlp_protocol": "http/json",
+        "client_unreachable_action": "fail",
+    }
+    inv = multihost.inventory(tmp / "inventory.json", server, clients)
+    try:
+        playbook.run("site.yml", extra, "-i", str(inv))
+        proc, recap = playbook.run("client.yml", extra, "-i", str(inv))
+        yield {"extra": extra, "inv": inv, "clients": clients, "recap": recap}
+    finally:
+        multihost.remove_clients(clients)
+        subprocess.run(["docker", "compose", "-p", name, "down", "-v"], capture_output=True, check=False)
+        subprocess.run(["docker", "volume", "rm", "-f", f"{name}-otelcol-queue"], capture_output=True, check=False)
+
+
+def test_every_client_configured_once(homelab):
+    for client in homelab["clients"]:
+        assert homelab["recap"][client]["changed"] > 0 and homelab["recap"][client]["failed"] == 0
+    _proc, recap = playbook.run("client.yml", homelab["extra"], "-i", str(homelab["inv"]))
+    assert all(recap[c]["changed"] == 0 for c in homelab["clients"]), recap
+
+
+def test_every_machine_reaches_prometheus(homelab):
+    expected = {}
+    for i, client in enumerate(homelab["clients"], start=1):
+        subprocess.run(["docker", "cp", str(SENDER), f"{client}:/tmp/send.py"], check=True, capture_output=True)
+        cost = 0.01 * i
+        out = subprocess.run(
+            ["docker", "exec", client, "python3", "/tmp/send.py", str(cost)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert out.returncode == 0 and out.stdout.strip() == "200", out.stdout + out.stderr
+        expected[client] = cost
+    prom = f"http://127.0.0.1:{homelab['extra']['prometheus_port']}"
+
+    def by_machine():
+        res = procs.prom_query(prom, "sum by (machine_name) (claude_code_cost_usage_USD_total)")
+        got = {r["metric"]["machine_name"]: float(r["value"][1]) for r in res}
+        return got if set(got) >= set(expected) else None
+
+    got = procs.wait_for(by_machine, timeout=60, what="every machine_name in Prometheus")
+    for machine, cost in expected.items():
+        assert abs(got[machine] - cost) < 1e-9
