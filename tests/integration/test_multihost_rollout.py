@@ -15,8 +15,8 @@ from helpers import multihost, playbook, procs
 SENDER = Path(__file__).resolve().parents[1] / "multihost" / "send_like_claude.py"
 
 
-@pytest.fixture(scope="module")
-def homelab(testbed, tmp_path_factory):
+@pytest.fixture(scope="module", params=["plain", "tls-token"])
+def homelab(request, testbed, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("homelab")
     server = multihost.bridge_address()
     clients = multihost.start_clients(testbed["CLIENT_HOST_IMAGE"], 3)
@@ -37,11 +37,17 @@ def homelab(testbed, tmp_path_factory):
         "client_otlp_protocol": "http/json",
         "client_unreachable_action": "fail",
     }
+    if request.param == "tls-token":  # one variable each: a generated CA + certificate, and a token
+        extra |= {
+            "otel_collector_tls_generate": True,
+            "otel_collector_bearer_token": "lab-" + uuid.uuid4().hex,
+            "client_otlp_ca_cert_path": "/etc/claude-code/claude-observability-ca.pem",
+        }
     inv = multihost.inventory(tmp / "inventory.json", server, clients)
     try:
         playbook.run("site.yml", extra, "-i", str(inv))
         proc, recap = playbook.run("client.yml", extra, "-i", str(inv))
-        yield {"extra": extra, "inv": inv, "clients": clients, "recap": recap}
+        yield {"extra": extra, "inv": inv, "clients": clients, "recap": recap, "secure": request.param != "plain"}
     finally:
         multihost.remove_clients(clients)
         subprocess.run(["docker", "compose", "-p", name, "down", "-v"], capture_output=True, check=False)
@@ -78,3 +84,35 @@ def test_every_machine_reaches_prometheus(homelab):
     got = procs.wait_for(by_machine, timeout=60, what="every machine_name in Prometheus")
     for machine, cost in expected.items():
         assert abs(got[machine] - cost) < 1e-9
+
+
+def test_unauthenticated_and_plain_text_sends_are_refused(homelab):
+    if not homelab["secure"]:
+        assert homelab["extra"].get("otel_collector_bearer_token") is None
+        return
+    client = homelab["clients"][0]
+    subprocess.run(["docker", "cp", str(SENDER), f"{client}:/tmp/send.py"], check=True, capture_output=True)
+    env = subprocess.run(
+        [
+            "docker",
+            "exec",
+            client,
+            "python3",
+            "-c",
+            "import json;print(json.load(open('/root/.claude/settings.json'))['env']['OTEL_EXPORTER_OTLP_ENDPOINT'])",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert env.stdout.startswith("https://")
+    for mode, refused in (("no-token", "401"), ("plain-text", None)):
+        out = subprocess.run(
+            ["docker", "exec", client, "python3", "/tmp/send.py", "0.5", mode],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+        assert out != "200", f"{mode} send was accepted"
+        if refused:
+            assert out == refused, out

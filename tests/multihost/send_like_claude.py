@@ -4,14 +4,16 @@ session's metrics with them over OTLP/HTTP (JSON)."""
 
 import json
 import os
+import ssl
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
 
 
-def main(cost):
+def main(cost, mode="as-configured"):
     settings = json.load(open(os.path.expanduser("~/.claude/settings.json")))
     env = settings["env"]
     if env.get("CLAUDE_CODE_ENABLE_TELEMETRY") != "1":
@@ -56,15 +58,27 @@ def main(cost):
             }
         ]
     }
+    endpoint = env["OTEL_EXPORTER_OTLP_ENDPOINT"].rstrip("/")
+    ctx = None
+    if endpoint.startswith("https://"):
+        ctx = ssl.create_default_context(cafile=env.get("OTEL_EXPORTER_OTLP_CERTIFICATE"))
+    # The refusal checks: the same send without the token, or in plain text.
+    if mode == "no-token":
+        headers.pop("Authorization", None)
+    elif mode == "plain-text":
+        endpoint = "http://" + endpoint.split("://", 1)[1]
+        ctx = None
     req = urllib.request.Request(
-        env["OTEL_EXPORTER_OTLP_ENDPOINT"].rstrip("/") + "/v1/metrics",
-        data=json.dumps(body).encode(),
-        headers=headers,
-        method="POST",
+        endpoint + "/v1/metrics", data=json.dumps(body).encode(), headers=headers, method="POST"
     )
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        print(resp.status)
+    try:
+        with urllib.request.urlopen(req, timeout=10, context=ctx) as resp:
+            print(resp.status)
+    except urllib.error.HTTPError as exc:
+        print(exc.code)
+    except (urllib.error.URLError, ConnectionError) as exc:
+        print("refused: %s" % exc)
 
 
 if __name__ == "__main__":
-    main(float(sys.argv[1]))
+    main(float(sys.argv[1]), *sys.argv[2:])
