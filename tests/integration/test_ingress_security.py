@@ -12,7 +12,7 @@ import uuid
 
 import grpc
 import pytest
-from helpers import load, otlp, playbook, procs
+from helpers import deploy, load, otlp, playbook
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc
 
 TOKEN = "s3cret-" + uuid.uuid4().hex
@@ -44,29 +44,21 @@ def secure_stack(testbed, tmp_path_factory):
         check=True,
         capture_output=True,
     )
-    name = f"cco-tls-{uuid.uuid4().hex[:6]}"
-    extra = {
-        "stack_project_name": name,
-        "stack_flavour": "none",  # metrics only: Loki and Grafana have no image here
-        "stack_project_dir": str(tmp / name),
-        "stack_pull": "never",
-        "otel_collector_image": testbed["OTELCOL_IMAGE"],
-        "prometheus_image": testbed["PROMETHEUS_IMAGE"],
-        "otel_collector_otlp_grpc_port": procs.free_port(),
-        "otel_collector_otlp_http_port": procs.free_port(),
-        "otel_collector_health_port": procs.free_port(),
-        "prometheus_port": procs.free_port(),
-        "prometheus_scrape_interval": "1s",
-        "otel_collector_bearer_token": TOKEN,
-        "otel_collector_tls_cert_file": str(cert),
-        "otel_collector_tls_key_file": str(key),
-    }
+    extra = deploy.stack_vars(
+        testbed,
+        tmp,
+        "tls",
+        {
+            "otel_collector_bearer_token": TOKEN,
+            "otel_collector_tls_cert_file": str(cert),
+            "otel_collector_tls_key_file": str(key),
+        },
+    )
     proc, _recap = playbook.run("site.yml", extra)
     assert TOKEN not in proc.stdout  # the token never shows in the play output
     extra["_ca"] = str(cert)
     yield extra
-    subprocess.run(["docker", "compose", "-p", name, "down", "-v"], capture_output=True, check=False)
-    subprocess.run(["docker", "volume", "rm", "-f", f"{name}-otelcol-queue"], capture_output=True, check=False)
+    deploy.down(extra)
 
 
 def _post(url, headers, ctx=None):

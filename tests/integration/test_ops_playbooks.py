@@ -6,30 +6,16 @@ import subprocess
 import uuid
 
 import pytest
-from helpers import otlp, playbook, procs
+from helpers import deploy, otlp, playbook, procs
 
 
 @pytest.fixture(scope="module")
 def stack(testbed, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ops")
-    name = f"cco-ops-{uuid.uuid4().hex[:6]}"
-    extra = {
-        "stack_project_name": name,
-        "stack_flavour": "none",  # metrics only: Loki and Grafana have no image here
-        "stack_project_dir": str(tmp / name),
-        "stack_pull": "never",
-        "otel_collector_image": testbed["OTELCOL_IMAGE"],
-        "prometheus_image": testbed["PROMETHEUS_IMAGE"],
-        "otel_collector_otlp_grpc_port": procs.free_port(),
-        "otel_collector_otlp_http_port": procs.free_port(),
-        "otel_collector_health_port": procs.free_port(),
-        "prometheus_port": procs.free_port(),
-        "prometheus_scrape_interval": "1s",
-    }
+    extra = deploy.stack_vars(testbed, tmp, "ops")
     playbook.run("site.yml", extra)
     yield extra
-    subprocess.run(["docker", "compose", "-p", name, "down", "-v"], capture_output=True, check=False)
-    subprocess.run(["docker", "volume", "rm", "-f", f"{name}-otelcol-queue"], capture_output=True, check=False)
+    deploy.down(extra)
 
 
 def _volumes(name):

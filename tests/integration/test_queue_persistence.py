@@ -9,10 +9,9 @@ import json
 import subprocess
 import threading
 import time
-import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from helpers import otlp, playbook, procs
+from helpers import deploy, otlp, playbook, procs
 
 
 class _Sink(BaseHTTPRequestHandler):
@@ -54,28 +53,23 @@ class Backend:
 
 def test_events_survive_backend_outage_and_collector_restart(testbed, tmp_path):
     backend = Backend()
-    name = f"cco-queue-{uuid.uuid4().hex[:6]}"
-    extra = {
-        "stack_project_name": name,
-        "stack_flavour": "none",  # metrics only: Loki and Grafana have no image here
-        "stack_project_dir": str(tmp_path / name),
-        "stack_pull": "never",
-        "otel_collector_image": testbed["OTELCOL_IMAGE"],
-        "prometheus_image": testbed["PROMETHEUS_IMAGE"],
-        "otel_collector_otlp_grpc_port": procs.free_port(),
-        "otel_collector_otlp_http_port": procs.free_port(),
-        "otel_collector_health_port": procs.free_port(),
-        "prometheus_port": procs.free_port(),
-        "otel_collector_extra_hosts": ["host.docker.internal:host-gateway"],
-        "otel_collector_exporters": {
-            "otlphttp/events": {
-                "endpoint": f"http://host.docker.internal:{backend.port}",
-                "encoding": "json",
-                "retry_on_failure": {"initial_interval": "1s", "max_interval": "2s"},
-            }
+    extra = deploy.stack_vars(
+        testbed,
+        tmp_path,
+        "queue",
+        {
+            "otel_collector_extra_hosts": ["host.docker.internal:host-gateway"],
+            "otel_collector_exporters": {
+                "otlphttp/events": {
+                    "endpoint": f"http://host.docker.internal:{backend.port}",
+                    "encoding": "json",
+                    "retry_on_failure": {"initial_interval": "1s", "max_interval": "2s"},
+                }
+            },
+            "otel_collector_logs_exporters": ["otlphttp/events"],
         },
-        "otel_collector_logs_exporters": ["otlphttp/events"],
-    }
+    )
+    name = extra["stack_project_name"]
     http = f"http://127.0.0.1:{extra['otel_collector_otlp_http_port']}"
     try:
         playbook.run("site.yml", extra)
@@ -106,5 +100,4 @@ def test_events_survive_backend_outage_and_collector_restart(testbed, tmp_path):
     finally:
         if backend.server:
             backend.stop()
-        subprocess.run(["docker", "compose", "-p", name, "down", "-v"], capture_output=True, check=False)
-        subprocess.run(["docker", "volume", "rm", "-f", f"{name}-otelcol-queue"], capture_output=True, check=False)
+        deploy.down(extra)

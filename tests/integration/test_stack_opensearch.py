@@ -5,38 +5,28 @@ telemetry."""
 from __future__ import annotations
 
 import math
-import subprocess
-import uuid
 
 import pytest
-from helpers import load, otlp, playbook, procs
+from helpers import deploy, load, otlp, playbook, procs
 
 
 @pytest.fixture(scope="module")
 def stack(testbed, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("osstack")
-    name = f"cco-os-{uuid.uuid4().hex[:6]}"
-    extra = {
-        "stack_project_name": name,
-        "stack_project_dir": str(tmp / name),
-        "stack_pull": "never",
-        "stack_flavour": "opensearch",
-        "otel_collector_image": testbed["OTELCOL_IMAGE"],
-        "prometheus_image": testbed["PROMETHEUS_IMAGE"],
-        "opensearch_image": testbed["OPENSEARCH_IMAGE"],
-        "opensearch_heap_size": "512m",
-        "otel_collector_otlp_grpc_port": procs.free_port(),
-        "otel_collector_otlp_http_port": procs.free_port(),
-        "otel_collector_health_port": procs.free_port(),
-        "prometheus_port": procs.free_port(),
-        "opensearch_port": procs.free_port(),
-        "prometheus_scrape_interval": "1s",
-    }
+    extra = deploy.stack_vars(
+        testbed,
+        tmp,
+        "os",
+        {
+            "stack_flavour": "opensearch",
+            "opensearch_heap_size": "512m",
+            "opensearch_port": procs.free_port(),
+        },
+    )
     proc, recap = playbook.run("site.yml", extra)
     extra["_stdout"] = proc.stdout
     yield extra
-    subprocess.run(["docker", "compose", "-p", name, "down", "-v"], capture_output=True, check=False)
-    subprocess.run(["docker", "volume", "rm", "-f", f"{name}-otelcol-queue"], capture_output=True, check=False)
+    deploy.down(extra)
 
 
 def _os(stack):
