@@ -253,9 +253,20 @@ EOF
   mv "$tmp" "$ENV_FILE"
 }
 
+ensure_max_map_count() {
+  # Multi-node OpenSearch enforces its production checks, this one included.
+  local want=262144 have
+  have="$(cat /proc/sys/vm/max_map_count)"
+  [ "$have" -ge "$want" ] && return 0
+  need_root "vm.max_map_count=$want (now $have)"
+  log "sysctl vm.max_map_count=$want (was $have)"
+  sysctl -q -w vm.max_map_count=$want
+}
+
 cmd_up() {
   local t0=$SECONDS
   mkdir -p "$CACHE"
+  ensure_max_map_count
   apt_install docker.io prometheus prometheus-alertmanager debootstrap unzip shellcheck
   ensure_dockerd
   ensure_compose
