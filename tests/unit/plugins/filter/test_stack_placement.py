@@ -1,0 +1,123 @@
+"""Where each component runs when server hosts split the stack (stack_components)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[4]
+sys.path.insert(0, str(ROOT / "collections"))
+
+from ansible.errors import AnsibleFilterError  # noqa: E402
+from ansible_collections.claude_code.observability.plugins.filter import stack_placement as sp  # noqa: E402
+
+SPLIT = {
+    "store": {"ansible_host": "10.0.0.5", "stack_components": ["prometheus", "opensearch", "loki", "grafana"]},
+    "ingest": {"ansible_host": "10.0.0.6", "stack_components": ["otel_collector"], "loki_port": 3999},
+}
+
+
+def place(hostvars, here=None, servers=None):
+    return sp.stack_placement(hostvars, list(hostvars) if servers is None else servers, here)
+
+
+def test_every_host_runs_everything_by_default():
+    hostvars = {"a": {"ansible_host": "10.0.0.1"}, "b": {}}
+    for here in hostvars:
+        placement = place(hostvars, here)
+        for component in sp.COMPONENTS:
+            assert placement[component]["local"] is True
+            assert placement[component]["consumers"] == []
+        assert [c["metrics_target"] for c in placement["scrape_collectors"]] == ["otel-collector:8889"]
+
+
+def test_storage_host_serves_the_collector_host():
+    store = place(SPLIT, "store")
+    assert store["otel_collector"] == {
+        "host": "ingest",
+        "address": "10.0.0.6",
+        "local": False,
+        "consumers": [],
+        "port": 4318,
+    }
+    # The collector on ingest sends to OpenSearch and Loki here; Grafana here is local.
+    assert store["opensearch"]["consumers"] == ["ingest"]
+    assert store["loki"]["consumers"] == ["ingest"]
+    assert store["prometheus"]["consumers"] == []
+    assert store["scrape_collectors"] == [
+        {"host": "ingest", "metrics_target": "10.0.0.6:8889", "telemetry_target": "10.0.0.6:8888"}
+    ]
+    ingest = place(SPLIT, "ingest")
+    assert ingest["otel_collector"]["local"] is True
+    assert ingest["opensearch"]["address"] == "10.0.0.5" and ingest["opensearch"]["port"] == 9200
+    assert ingest["loki"]["port"] == 3100  # store's own port, not ingest's loki_port
+    assert ingest["prometheus"]["host"] == "store" and ingest["scrape_collectors"] == []
+
+
+def test_advertise_address_wins_over_ansible_host():
+    hostvars = {
+        "store": dict(SPLIT["store"], stack_advertise_address="192.168.7.5"),
+        "ingest": SPLIT["ingest"],
+    }
+    assert place(hostvars, "ingest")["opensearch"]["address"] == "192.168.7.5"
+    assert place(hostvars, "store")["advertise_address"] == "192.168.7.5"
+
+
+def test_a_host_prefers_its_own_copy_and_the_first_host_serves_the_rest():
+    hostvars = {
+        "full": {"ansible_host": "10.0.0.1"},
+        "edge": {"ansible_host": "10.0.0.2", "stack_components": ["otel_collector"]},
+    }
+    full = place(hostvars, "full")
+    assert [c["metrics_target"] for c in full["scrape_collectors"]] == ["otel-collector:8889", "10.0.0.2:8889"]
+    assert full["opensearch"]["consumers"] == ["edge"]
+    edge = place(hostvars, "edge")
+    assert edge["prometheus"]["host"] == "full"
+
+
+def test_grafana_elsewhere_makes_prometheus_served():
+    hostvars = {
+        "metrics": {"stack_components": ["otel_collector", "prometheus"]},
+        "ui": {"stack_components": ["grafana", "loki"]},
+    }
+    assert place(hostvars, "metrics")["prometheus"]["consumers"] == ["ui"]
+    assert place(hostvars, "ui")["loki"]["consumers"] == ["metrics"]
+
+
+def test_a_client_finds_the_first_collector_host():
+    assert place(SPLIT)["otel_collector"]["host"] == "ingest"
+    assert place(SPLIT)["otel_collector"]["address"] == "10.0.0.6"
+
+
+def test_a_component_nobody_runs_has_no_host():
+    hostvars = {"only": {"stack_components": ["otel_collector"]}}
+    placement = place(hostvars, "only")
+    assert placement["prometheus"]["host"] == "" and placement["prometheus"]["local"] is False
+
+
+def test_a_host_outside_the_group_runs_its_own():
+    placement = place({"solo": {}, "other": {}}, "solo", servers=["other"])
+    assert placement["prometheus"]["local"] is True
+    assert [c["host"] for c in placement["scrape_collectors"]] == ["solo"]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("prometheus", "must be a list"),
+        (["prometheus", "tempo"], "names tempo; known components: all, otel_collector"),
+    ],
+)
+def test_bad_components_are_named(value, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        place({"bad": {"stack_components": value}}, "bad")
+
+
+def test_port_defaults_match_the_roles():
+    for var, default in [*sp.PORTS.values(), sp.METRICS_PORT, sp.TELEMETRY_PORT]:
+        role = var.split("_port")[0].split("_otlp")[0].split("_prometheus")[0].split("_telemetry")[0]
+        defaults = yaml.safe_load((ROOT / "roles" / role / "defaults" / "main.yml").read_text())
+        assert defaults[var] == default, var
