@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import uuid
 
@@ -32,8 +33,13 @@ def test_status_reports_services_and_last_data(stack):
 
 def test_verify_sends_a_session_and_finds_it(stack):
     proc, _recap = playbook.run("playbooks/verify.yml", stack)
-    assert "is in Prometheus" in proc.stdout
+    assert "is in prometheus." in proc.stdout  # metrics only: no event backend in this flavour
     assert f"127.0.0.1:{stack['prometheus_port']}/graph" in proc.stdout
+    session = re.search(r"Session (verify-localhost-\d+) \(cost 0.0123 USD\)", proc.stdout)[1]
+    got = procs.prom_scalar(
+        f"http://127.0.0.1:{stack['prometheus_port']}", f'sum(claude_code_cost_usage_USD_total{{session_id="{session}"}})'
+    )
+    assert got is not None and abs(got - 0.0123) < 1e-12
 
 
 def test_status_fails_clearly_when_a_service_is_down(stack):

@@ -1,0 +1,222 @@
+"""Two server hosts split the stack: one runs storage (Prometheus, OpenSearch),
+the other the collector. Addresses come from the inventory only; a client
+configured by client.yml finds the collector host although it is not the first
+server; data sent there is queryable on the storage host; status and verify
+work across both. Both "hosts" are this machine's Docker, each with its own
+compose project, reaching each other at the host's bridge address."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from helpers import multihost, otlp, playbook, procs
+
+SENDER = Path(__file__).resolve().parents[1] / "multihost" / "send_like_claude.py"
+
+
+def _inventory(path: Path, hosts: dict, group_vars: dict, clients: list[str] = ()) -> Path:
+    inv = {
+        "all": {
+            "vars": group_vars,
+            "children": {
+                "observability_servers": {"hosts": hosts},
+                "claude_clients": {
+                    "hosts": {
+                        name: {
+                            "ansible_connection": "community.docker.docker",
+                            "ansible_host": name,
+                            "ansible_python_interpreter": "/usr/bin/python3",
+                        }
+                        for name in clients
+                    }
+                },
+            },
+        }
+    }
+    path.write_text(json.dumps(inv, indent=2))
+    return path
+
+
+def _local(**hostvars) -> dict:
+    return {"ansible_connection": "local", "ansible_python_interpreter": sys.executable, **hostvars}
+
+
+@pytest.fixture(scope="module")
+def split(testbed, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("split")
+    bridge = multihost.bridge_address()
+    tag = uuid.uuid4().hex[:6]
+    store = {
+        "stack_components": ["prometheus", "opensearch"],
+        "stack_project_name": f"cco-store-{tag}",
+        "stack_project_dir": str(tmp / "store"),
+        "prometheus_port": procs.free_port(),
+        "opensearch_port": procs.free_port(),
+        # Plain HTTP on the bridge's private address: the test bed's OpenSearch has no security plugin.
+        "opensearch_allow_insecure_http": True,
+        "opensearch_heap_size": "512m",
+    }
+    ingest = {
+        "stack_components": ["otel_collector"],
+        "stack_project_name": f"cco-ingest-{tag}",
+        "stack_project_dir": str(tmp / "ingest"),
+        "stack_otlp_bind_address": bridge,
+        "otel_collector_otlp_grpc_port": procs.free_port(),
+        "otel_collector_otlp_http_port": procs.free_port(),
+        "otel_collector_health_port": procs.free_port(),
+        "otel_collector_prometheus_exporter_port": procs.free_port(),
+        "otel_collector_telemetry_port": procs.free_port(),
+    }
+    group_vars = {
+        "ansible_host": bridge,
+        "stack_flavour": "opensearch",
+        "stack_pull": "never",
+        "otel_collector_image": testbed["OTELCOL_IMAGE"],
+        "prometheus_image": testbed["PROMETHEUS_IMAGE"],
+        "opensearch_image": testbed["OPENSEARCH_IMAGE"],
+        "prometheus_scrape_interval": "1s",
+        "client_otlp_protocol": "http/json",
+        "client_unreachable_action": "fail",
+    }
+    clients = multihost.start_clients(testbed["CLIENT_HOST_IMAGE"], 1, prefix=f"cco-split-{tag}")
+    # store comes first: the client must still find the collector on ingest.
+    inv = _inventory(tmp / "inventory.json", {"store": _local(**store), "ingest": _local(**ingest)}, group_vars, clients)
+    try:
+        proc, recap = playbook.run("site.yml", {}, "-i", str(inv))
+        yield {"inv": inv, "store": store, "ingest": ingest, "bridge": bridge, "clients": clients, "stdout": proc.stdout}
+    finally:
+        multihost.remove_clients(clients)
+        for project in (store["stack_project_name"], ingest["stack_project_name"]):
+            subprocess.run(["docker", "compose", "-p", project, "down", "-v"], capture_output=True, check=False)
+        subprocess.run(
+            ["docker", "volume", "rm", "-f", f"{ingest['stack_project_name']}-otelcol-queue"],
+            capture_output=True,
+            check=False,
+        )
+
+
+def _services(project: str) -> set[str]:
+    out = subprocess.run(
+        ["docker", "compose", "-p", project, "ps", "--format", "json"], capture_output=True, text=True, check=True
+    )
+    return {json.loads(line)["Service"] for line in out.stdout.splitlines() if line.strip()}
+
+
+def test_each_host_runs_only_its_components_and_converges(split):
+    assert _services(split["store"]["stack_project_name"]) == {"prometheus", "opensearch"}
+    assert _services(split["ingest"]["stack_project_name"]) == {"otel-collector"}
+    # Only what the other host needs leaves loopback: OpenSearch (for the
+    # collector) and the collector's metrics (for Prometheus). Prometheus,
+    # used on its own host only, stays on 127.0.0.1.
+    store_ports = _published(split["store"]["stack_project_name"])
+    assert store_ports["prometheus"] == {("127.0.0.1", split["store"]["prometheus_port"])}
+    assert store_ports["opensearch"] == {(split["bridge"], split["store"]["opensearch_port"])}
+    ingest_ports = _published(split["ingest"]["stack_project_name"])["otel-collector"]
+    assert (split["bridge"], split["ingest"]["otel_collector_prometheus_exporter_port"]) in ingest_ports
+    assert "Prometheus: on store" in split["stdout"] and "Collector: on ingest" in split["stdout"]
+    _proc, recap = playbook.run("site.yml", {}, "-i", str(split["inv"]))
+    assert recap["store"]["changed"] == 0 and recap["ingest"]["changed"] == 0, recap
+
+
+def _published(project: str) -> dict[str, set]:
+    out = subprocess.run(
+        ["docker", "compose", "-p", project, "ps", "--format", "json"], capture_output=True, text=True, check=True
+    )
+    ports = {}
+    for line in out.stdout.splitlines():
+        svc = json.loads(line)
+        ports[svc["Service"]] = {(p["URL"], p["PublishedPort"]) for p in svc["Publishers"] if p["PublishedPort"]}
+    return ports
+
+
+def test_prometheus_on_store_scrapes_the_collector_on_ingest(split):
+    prom = f"http://127.0.0.1:{split['store']['prometheus_port']}"
+    target = f"{split['bridge']}:{split['ingest']['otel_collector_prometheus_exporter_port']}"
+    up = procs.wait_for(
+        lambda: procs.prom_scalar(prom, f'up{{job="claude-code", instance="{target}"}}') == 1,
+        timeout=60,
+        what=f"Prometheus scraping {target}",
+    )
+    assert up
+
+
+def test_events_sent_to_ingest_land_in_opensearch_on_store(split):
+    http = f"http://{split['bridge']}:{split['ingest']['otel_collector_otlp_http_port']}"
+    sent = 0
+    for signal, payload in otlp.session_payloads("tool-session"):
+        assert otlp.post(http, signal, payload) == 200
+        if signal == "logs":
+            sent += len(list(otlp.log_records(payload)))
+    base = f"http://{split['bridge']}:{split['store']['opensearch_port']}"
+    session = otlp.events("tool-session", "api_request")[0]["session.id"]
+    query = {"query": {"match_phrase": {"attributes.session_id": session}}}
+    count = procs.wait_for(
+        lambda: (c := procs.http_json(f"{base}/claude-code/_count", "POST", query)["count"]) >= sent and c,
+        timeout=60,
+        what=f"{sent} events of the session in OpenSearch on store",
+    )
+    assert count == sent
+
+
+def test_a_client_finds_the_collector_host_and_reaches_prometheus(split):
+    client = split["clients"][0]
+    playbook.run("client.yml", {}, "-i", str(split["inv"]))
+    settings = subprocess.run(
+        ["docker", "exec", client, "cat", "/root/.claude/settings.json"], capture_output=True, text=True, check=True
+    )
+    endpoint = json.loads(settings.stdout)["env"]["OTEL_EXPORTER_OTLP_ENDPOINT"]
+    assert endpoint == f"http://{split['bridge']}:{split['ingest']['otel_collector_otlp_http_port']}"
+    subprocess.run(["docker", "cp", str(SENDER), f"{client}:/tmp/send.py"], check=True, capture_output=True)
+    out = subprocess.run(
+        ["docker", "exec", client, "python3", "/tmp/send.py", "0.0375"], capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 0 and out.stdout.strip() == "200", out.stdout + out.stderr
+    prom = f"http://127.0.0.1:{split['store']['prometheus_port']}"
+    expr = f'sum(claude_code_cost_usage_USD_total{{machine_name="{client}"}})'
+    got = procs.wait_for(
+        lambda: (v := procs.prom_scalar(prom, expr)) is not None and abs(v - 0.0375) < 1e-9 and v,
+        timeout=60,
+        what=f"{client}'s cost in Prometheus on store",
+    )
+    assert abs(got - 0.0375) < 1e-9
+
+
+def test_verify_and_status_follow_the_split(split):
+    proc, recap = playbook.run("playbooks/verify.yml", {}, "-i", str(split["inv"]))
+    assert "is in prometheus, opensearch." in proc.stdout
+    assert "Prometheus (on store)" in proc.stdout and "OpenSearch (on store)" in proc.stdout
+    proc, recap = playbook.run("playbooks/status.yml", {}, "-i", str(split["inv"]))
+    assert "last Claude Code data point in Prometheus: 20" in proc.stdout
+    assert "last Claude Code event in OpenSearch: 20" in proc.stdout
+    assert "collector health: ok" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("store_extra", "ingest_extra", "message"),
+    [
+        # OpenSearch must be reachable from the collector host: not on loopback.
+        ({"ansible_host": "127.0.0.1"}, {}, "set stack_advertise_address"),
+        # Nobody runs Prometheus.
+        ({"stack_components": ["opensearch"]}, {}, "runs prometheus: add it to the"),
+    ],
+)
+def test_a_split_that_cannot_work_is_refused_clearly(tmp_path, store_extra, ingest_extra, message):
+    hosts = {
+        "store": _local(stack_components=["prometheus", "opensearch"], stack_project_dir=str(tmp_path / "s"))
+        | store_extra,
+        "ingest": _local(stack_components=["otel_collector"], stack_project_dir=str(tmp_path / "i")) | ingest_extra,
+    }
+    inv = _inventory(
+        tmp_path / "inventory.json",
+        hosts,
+        {"ansible_host": "192.168.77.10", "stack_flavour": "opensearch", "stack_deploy": False},
+    )
+    proc, _recap = playbook.run("site.yml", {}, "-i", str(inv), check=False)
+    assert proc.returncode != 0
+    assert message in proc.stdout, proc.stdout[-3000:]
+    assert not (tmp_path / "s" / "compose.yaml").exists()  # nothing rendered on the host that was refused
