@@ -55,7 +55,7 @@ def _vars(hostvars, host):
     try:
         return hostvars[host]
     except KeyError:
-        raise AnsibleFilterError("stack_placement: %s is not in the inventory" % host)
+        raise AnsibleFilterError("stack_placement: %s is not in the inventory" % host) from None
 
 
 def _components(hostvars, host):
@@ -107,9 +107,7 @@ def stack_placement(hostvars, servers, here=None):
             consumers = [
                 h
                 for h in servers
-                if h != here
-                and uses(h, component) == here
-                and any(component in NEEDS.get(own, ()) for own in runs[h])
+                if h != here and uses(h, component) == here and any(component in NEEDS.get(own, ()) for own in runs[h])
             ]
         placement[component] = {
             "host": host,

@@ -36,9 +36,8 @@ def test_verify_sends_a_session_and_finds_it(stack):
     assert "is in prometheus." in proc.stdout  # metrics only: no event backend in this flavour
     assert f"127.0.0.1:{stack['prometheus_port']}/graph" in proc.stdout
     session = re.search(r"Session (verify-localhost-\d+) \(cost 0.0123 USD\)", proc.stdout)[1]
-    got = procs.prom_scalar(
-        f"http://127.0.0.1:{stack['prometheus_port']}", f'sum(claude_code_cost_usage_USD_total{{session_id="{session}"}})'
-    )
+    expr = f'sum(claude_code_cost_usage_USD_total{{session_id="{session}"}})'
+    got = procs.prom_scalar(f"http://127.0.0.1:{stack['prometheus_port']}", expr)
     assert got is not None and abs(got - 0.0123) < 1e-12
 
 

@@ -85,10 +85,11 @@ def split(testbed, tmp_path_factory):
     }
     clients = multihost.start_clients(testbed["CLIENT_HOST_IMAGE"], 1, prefix=f"cco-split-{tag}")
     # store comes first: the client must still find the collector on ingest.
-    inv = _inventory(tmp / "inventory.json", {"store": _local(**store), "ingest": _local(**ingest)}, group_vars, clients)
+    servers = {"store": _local(**store), "ingest": _local(**ingest)}
+    inv = _inventory(tmp / "inventory.json", servers, group_vars, clients)
     try:
         proc, recap = playbook.run("site.yml", {}, "-i", str(inv))
-        yield {"inv": inv, "store": store, "ingest": ingest, "bridge": bridge, "clients": clients, "stdout": proc.stdout}
+        yield {"inv": inv, "store": store, "ingest": ingest, "bridge": bridge, "clients": clients, "out": proc.stdout}
     finally:
         multihost.remove_clients(clients)
         for project in (store["stack_project_name"], ingest["stack_project_name"]):
@@ -118,7 +119,7 @@ def test_each_host_runs_only_its_components_and_converges(split):
     assert store_ports["opensearch"] == {(split["bridge"], split["store"]["opensearch_port"])}
     ingest_ports = _published(split["ingest"]["stack_project_name"])["otel-collector"]
     assert (split["bridge"], split["ingest"]["otel_collector_prometheus_exporter_port"]) in ingest_ports
-    assert "Prometheus: on store" in split["stdout"] and "Collector: on ingest" in split["stdout"]
+    assert "Prometheus: on store" in split["out"] and "Collector: on ingest" in split["out"]
     _proc, recap = playbook.run("site.yml", {}, "-i", str(split["inv"]))
     assert recap["store"]["changed"] == 0 and recap["ingest"]["changed"] == 0, recap
 
