@@ -118,6 +118,10 @@ def test_bad_components_are_named(value, message):
 
 def test_port_defaults_match_the_roles():
     for var, default in [*sp.PORTS.values(), sp.METRICS_PORT, sp.TELEMETRY_PORT]:
-        role = var.split("_port")[0].split("_otlp")[0].split("_prometheus")[0].split("_telemetry")[0]
+        role = next(
+            r
+            for r in ("otel_collector", "prometheus", "alertmanager", "opensearch", "loki", "grafana")
+            if var.startswith(r)
+        )
         defaults = yaml.safe_load((ROOT / "roles" / role / "defaults" / "main.yml").read_text())
         assert defaults[var] == default, var
