@@ -7,6 +7,7 @@ compose project, reaching each other at the host's bridge address."""
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import yaml
 from helpers import multihost, otlp, playbook, procs
 
 SENDER = Path(__file__).resolve().parents[1] / "multihost" / "send_like_claude.py"
@@ -197,6 +199,32 @@ def test_verify_and_status_follow_the_split(split):
     assert "collector health: ok" in proc.stdout
 
 
+# Rendering only, on an address nothing listens on: nothing is started.
+RENDER_ONLY = {"ansible_host": "192.168.77.10", "stack_flavour": "opensearch", "stack_deploy": False}
+
+
+def _render_only_hosts(tmp_path: Path) -> dict:
+    tag = uuid.uuid4().hex[:6]
+    return {
+        "store": _local(
+            stack_components=["prometheus", "opensearch"],
+            stack_project_dir=str(tmp_path / "s"),
+            stack_project_name=f"cco-rstore-{tag}",
+        ),
+        "ingest": _local(
+            stack_components=["otel_collector"],
+            stack_project_dir=str(tmp_path / "i"),
+            stack_project_name=f"cco-ringest-{tag}",
+        ),
+    }
+
+
+def _remove_queue_volumes(hosts: dict) -> None:
+    for host in hosts.values():
+        name = f"{host['stack_project_name']}-otelcol-queue"
+        subprocess.run(["docker", "volume", "rm", "-f", name], capture_output=True, check=False)
+
+
 @pytest.mark.parametrize(
     ("store_extra", "ingest_extra", "message"),
     [
@@ -207,17 +235,46 @@ def test_verify_and_status_follow_the_split(split):
     ],
 )
 def test_a_split_that_cannot_work_is_refused_clearly(tmp_path, store_extra, ingest_extra, message):
-    hosts = {
-        "store": _local(stack_components=["prometheus", "opensearch"], stack_project_dir=str(tmp_path / "s"))
-        | store_extra,
-        "ingest": _local(stack_components=["otel_collector"], stack_project_dir=str(tmp_path / "i")) | ingest_extra,
-    }
-    inv = _inventory(
-        tmp_path / "inventory.json",
-        hosts,
-        {"ansible_host": "192.168.77.10", "stack_flavour": "opensearch", "stack_deploy": False},
+    hosts = _render_only_hosts(tmp_path)
+    hosts["store"] |= store_extra
+    hosts["ingest"] |= ingest_extra
+    inv = _inventory(tmp_path / "inventory.json", hosts, RENDER_ONLY)
+    try:
+        proc, _recap = playbook.run("site.yml", {}, "-i", str(inv), check=False)
+        assert proc.returncode != 0
+        assert message in proc.stdout, proc.stdout[-3000:]
+        assert not (tmp_path / "s" / "compose.yaml").exists()  # nothing rendered on the host that was refused
+    finally:
+        _remove_queue_volumes(hosts)
+
+
+def test_secured_opensearch_elsewhere_gets_the_collector_its_password(tmp_path):
+    """Rendering only (the test bed's OpenSearch has no security plugin): with
+    OpenSearch on a network address, the storage host generates and keeps an
+    admin password, and the collector host sends over HTTPS with exactly it."""
+    hosts = _render_only_hosts(tmp_path)
+    inv = _inventory(tmp_path / "inventory.json", hosts, RENDER_ONLY)
+    try:
+        _check_secured_render(tmp_path, inv)
+    finally:
+        _remove_queue_volumes(hosts)
+
+
+def _check_secured_render(tmp_path: Path, inv: Path) -> None:
+    _proc, recap = playbook.run("site.yml", {}, "-i", str(inv), "--check")
+    assert not (tmp_path / "s" / "opensearch").exists()  # --check writes nothing
+    playbook.run("site.yml", {}, "-i", str(inv))
+    config = yaml.safe_load((tmp_path / "i" / "otel-collector" / "config.yaml").read_text())
+    http = config["exporters"]["opensearch/events"]["http"]
+    assert http["endpoint"] == "https://192.168.77.10:9200"
+    assert http["headers"] == {"Authorization": "${env:OPENSEARCH_AUTHORIZATION}"}
+    password = (tmp_path / "s" / "opensearch" / "admin-password").read_text().strip()
+    env = dict(
+        line.split("=", 1) for line in (tmp_path / "i" / "otel-collector" / "secrets.env").read_text().splitlines()
     )
-    proc, _recap = playbook.run("site.yml", {}, "-i", str(inv), check=False)
-    assert proc.returncode != 0
-    assert message in proc.stdout, proc.stdout[-3000:]
-    assert not (tmp_path / "s" / "compose.yaml").exists()  # nothing rendered on the host that was refused
+    assert base64.b64decode(env["OPENSEARCH_AUTHORIZATION"].removeprefix("Basic ")).decode() == f"admin:{password}"
+    assert oct((tmp_path / "i" / "otel-collector" / "secrets.env").stat().st_mode & 0o777) == "0o600"
+    compose = yaml.safe_load((tmp_path / "s" / "compose.yaml").read_text())
+    assert compose["services"]["opensearch"]["ports"] == ["192.168.77.10:9200:9200"]
+    _proc, recap = playbook.run("site.yml", {}, "-i", str(inv))
+    assert recap["store"]["changed"] == 0 and recap["ingest"]["changed"] == 0, recap
