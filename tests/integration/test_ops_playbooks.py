@@ -91,5 +91,7 @@ def test_teardown_keeps_then_deletes_data(stack):
         == ""
     )
     assert {f"{name}_prometheus-data", f"{name}-otelcol-queue"} <= _volumes(name)
+    proc, _recap = playbook.run("playbooks/status.yml", stack, check=False)
+    assert proc.returncode != 0 and "no stack is deployed here" in proc.stdout
     playbook.run("playbooks/teardown.yml", {**stack, "teardown_delete_data": True})
     assert _volumes(name) == set()
