@@ -57,7 +57,8 @@ def test_flavour_renders_a_valid_project(tmp_path, flavour, services, logs_expor
             ["docker", "compose", "-p", name, "ps", "-q"], capture_output=True, text=True, check=True
         ).stdout.strip()
         assert nothing_started == ""
-        _proc, recap = playbook.run("site.yml", extra)
-        assert recap["localhost"]["changed"] == 0
+        if flavour == "both":  # renders every piece the others do; a second run changes nothing
+            _proc, recap = playbook.run("site.yml", extra)
+            assert recap["localhost"]["changed"] == 0
     finally:
         subprocess.run(["docker", "volume", "rm", "-f", f"{name}-otelcol-queue"], capture_output=True, check=False)
