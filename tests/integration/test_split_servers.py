@@ -230,6 +230,8 @@ def _remove_queue_volumes(hosts: dict) -> None:
     [
         # OpenSearch must be reachable from the collector host: not on loopback.
         ({"ansible_host": "127.0.0.1"}, {}, "set stack_advertise_address"),
+        # Docker publishes ports on IP addresses, not names.
+        ({"ansible_host": "nas.lan"}, {}, "Docker publishes ports on IP addresses only"),
         # Nobody runs Prometheus.
         ({"stack_components": ["opensearch"]}, {}, "runs prometheus: add it to the"),
     ],
