@@ -40,18 +40,25 @@ def remove_clients(names: list[str]) -> None:
         subprocess.run(["docker", "rm", "-f", *names], capture_output=True, check=False)
 
 
-def inventory(path: Path, server_address: str, clients: list[str]) -> Path:
+def local_host(**hostvars) -> dict:
+    """An inventory host that is this machine (local connection)."""
+    return {"ansible_connection": "local", "ansible_python_interpreter": sys.executable, **hostvars}
+
+
+def inventory(
+    path: Path,
+    server_address: str,
+    clients: list[str],
+    servers: dict | None = None,
+    group_vars: dict | None = None,
+) -> Path:
+    """One server on this machine at server_address (or the given servers), and the client containers."""
     inv = {
         "all": {
+            "vars": group_vars or {},
             "children": {
                 "observability_servers": {
-                    "hosts": {
-                        "obs-server": {
-                            "ansible_connection": "local",
-                            "ansible_host": server_address,
-                            "ansible_python_interpreter": sys.executable,
-                        }
-                    }
+                    "hosts": servers if servers is not None else {"obs-server": local_host(ansible_host=server_address)}
                 },
                 "claude_clients": {
                     "hosts": {
@@ -63,7 +70,7 @@ def inventory(path: Path, server_address: str, clients: list[str]) -> Path:
                         for name in clients
                     }
                 },
-            }
+            },
         }
     }
     path.write_text(json.dumps(inv, indent=2))

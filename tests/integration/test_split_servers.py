@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -21,31 +20,11 @@ from helpers import multihost, otlp, playbook, procs
 SENDER = Path(__file__).resolve().parents[1] / "multihost" / "send_like_claude.py"
 
 
-def _inventory(path: Path, hosts: dict, group_vars: dict, clients: list[str] = ()) -> Path:
-    inv = {
-        "all": {
-            "vars": group_vars,
-            "children": {
-                "observability_servers": {"hosts": hosts},
-                "claude_clients": {
-                    "hosts": {
-                        name: {
-                            "ansible_connection": "community.docker.docker",
-                            "ansible_host": name,
-                            "ansible_python_interpreter": "/usr/bin/python3",
-                        }
-                        for name in clients
-                    }
-                },
-            },
-        }
-    }
-    path.write_text(json.dumps(inv, indent=2))
-    return path
+def _inventory(path: Path, servers: dict, group_vars: dict, clients: list[str] = ()) -> Path:
+    return multihost.inventory(path, "", list(clients), servers=servers, group_vars=group_vars)
 
 
-def _local(**hostvars) -> dict:
-    return {"ansible_connection": "local", "ansible_python_interpreter": sys.executable, **hostvars}
+_local = multihost.local_host
 
 
 @pytest.fixture(scope="module")

@@ -15,32 +15,14 @@ from pathlib import Path
 
 import pytest
 import yaml
+from doubles.loki_double import DEFAULT_INDEX_LABELS
 from helpers import otlp
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = ROOT / "roles" / "grafana" / "files" / "dashboards"
 LOKI_UID = "claude-code-loki"
 # Resource attributes Loki makes stream labels by default (Loki 3 otlp_config defaults).
-LOKI_DEFAULT_INDEX = {
-    "service.name",
-    "service.namespace",
-    "service.instance.id",
-    "deployment.environment",
-    "deployment.environment.name",
-    "cloud.region",
-    "cloud.availability_zone",
-    "container.name",
-    "k8s.cluster.name",
-    "k8s.namespace.name",
-    "k8s.pod.name",
-    "k8s.container.name",
-    "k8s.replicaset.name",
-    "k8s.deployment.name",
-    "k8s.statefulset.name",
-    "k8s.daemonset.name",
-    "k8s.cronjob.name",
-    "k8s.job.name",
-}
+LOKI_DEFAULT_INDEX = set(DEFAULT_INDEX_LABELS)
 FUNCTIONS = {
     "sum",
     "avg",
