@@ -17,11 +17,12 @@ from ansible.module_utils.six import string_types
 
 COMPONENTS = ("otel_collector", "prometheus", "alertmanager", "opensearch", "loki", "grafana")
 
-# Who connects to whom. The collector pushes to the storages; Prometheus pulls
-# from the collector (the reverse direction, handled as "scrapes") and pushes
-# alerts to Alertmanager; Grafana queries Prometheus and Loki.
+# Who connects to whom. The collector pushes to the storages, Prometheus
+# included; Prometheus pulls the collector's own metrics (the reverse
+# direction, handled as "scrapes") and pushes alerts to Alertmanager; Grafana
+# queries Prometheus and Loki.
 NEEDS = {
-    "otel_collector": ("opensearch", "loki"),
+    "otel_collector": ("opensearch", "loki", "prometheus"),
     "prometheus": ("alertmanager",),
     "grafana": ("prometheus", "loki"),
 }
@@ -37,7 +38,6 @@ PORTS = {
     "loki": ("loki_port", 3100),
     "grafana": ("grafana_port", 3000),
 }
-METRICS_PORT = ("otel_collector_prometheus_exporter_port", 8889)
 TELEMETRY_PORT = ("otel_collector_telemetry_port", 8888)
 
 
@@ -125,7 +125,6 @@ def stack_placement(hostvars, servers, here=None):
     placement["scrape_collectors"] = [
         {
             "host": h,
-            "metrics_target": _target(hostvars, h, h == here, METRICS_PORT),
             "telemetry_target": _target(hostvars, h, h == here, TELEMETRY_PORT),
         }
         for h in scrapes

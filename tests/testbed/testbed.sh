@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The real test bed: Docker Engine, Compose v2, Prometheus + promtool +
-# Alertmanager, a Collector built with the Collector Builder, OpenSearch from
+# The real test bed: Docker Engine, Compose v2, Prometheus + promtool and
+# Alertmanager + amtool at the pinned releases (built from the Go module proxy), a Collector built with the Collector Builder, OpenSearch from
 # Maven Central, and local stand-in images built from those binaries.
 #
 #   tests/testbed/testbed.sh up      obtain, build and start what is missing
@@ -94,6 +94,42 @@ ensure_otelcol() {
   install -m 0755 "$OTELCOL_DIR/src/build/otelcol-claude" "$OTELCOL_BIN"
 }
 
+go_build_tool() { # name module version release tool-pkg... : build each tool package of a module at a pinned version
+  # Built inside a small wrapper module: go.mod `replace` lines of a module are
+  # not honoured when it is a dependency, so the wrapper repeats them.
+  local name="$1" module="$2" version="$3" ver="$4"; shift 4
+  local dir="$CACHE/$name-$version"
+  local bin
+  for bin in "$@"; do [ -x "$dir/bin/$(basename "$bin")" ] || break; bin=""; done
+  [ -z "${bin:-}" ] && return 0
+  command -v go >/dev/null || die "go is needed to build $name $version from the Go module proxy"
+  export GOSUMDB=off GOFLAGS=-mod=mod
+  rm -rf "$dir/src" && mkdir -p "$dir/src" "$dir/bin"
+  local gomod
+  gomod="$(go mod download -json "$module@$version" | awk -F'"' '/"GoMod"/{print $4}')"
+  [ -s "$gomod" ] || die "the Go module proxy did not give $module@$version"
+  { echo "module claude-obs-testbed/$name"; echo; echo "go 1.26"; echo
+    grep -E '^replace ' "$gomod" || true; } >"$dir/src/go.mod"
+  log "building $name $version from the Go module proxy (minutes on a cold build cache)"
+  (cd "$dir/src" && go get "$module@$version" >"$dir/build.log" 2>&1 \
+    && for bin in "$@"; do
+         go build -o "$dir/bin/$(basename "$bin")" \
+           -ldflags "-X github.com/prometheus/common/version.Version=$ver -X github.com/prometheus/common/version.Branch=HEAD -X github.com/prometheus/common/version.Revision=module-$version" \
+           "$bin" >>"$dir/build.log" 2>&1 || exit 1
+       done) || { tail -30 "$dir/build.log" >&2; die "$name $version build failed (log: $dir/build.log)"; }
+}
+
+ensure_prometheus() {
+  go_build_tool prometheus github.com/prometheus/prometheus "$PROMETHEUS_MODULE_VERSION" "$PROMETHEUS_RELEASE" \
+    github.com/prometheus/prometheus/cmd/prometheus github.com/prometheus/prometheus/cmd/promtool
+  PROM_DIR="$CACHE/prometheus-$PROMETHEUS_MODULE_VERSION/bin"
+  PROM_VERSION="$("$PROM_DIR/prometheus" --version 2>&1 | awk 'NR==1{print $3}')"
+  go_build_tool alertmanager github.com/prometheus/alertmanager "$ALERTMANAGER_MODULE_VERSION" "$ALERTMANAGER_RELEASE" \
+    github.com/prometheus/alertmanager/cmd/alertmanager github.com/prometheus/alertmanager/cmd/amtool
+  AM_DIR="$CACHE/alertmanager-$ALERTMANAGER_MODULE_VERSION/bin"
+  AM_VERSION="$("$AM_DIR/alertmanager" --version 2>&1 | awk 'NR==1{print $3}')"
+}
+
 find_jdk21() {
   local j v
   for j in ${OPENSEARCH_JAVA_HOME:-} /usr/lib/jvm/*; do
@@ -184,8 +220,6 @@ stage() { # name -> fresh build context dir with the Dockerfile copied in
 ensure_images() {
   ensure_base_image
   local d
-  PROM_VERSION="$(dpkg-query -W -f='${Version}' prometheus | sed 's/[+~-].*//')"
-  AM_VERSION="$(dpkg-query -W -f='${Version}' prometheus-alertmanager | sed 's/[+~-].*//')"
   local otel_key
   otel_key="$OTELCOL_VERSION-$(basename "$OTELCOL_DIR" | awk -F- '{print $NF}')"
 
@@ -195,14 +229,13 @@ ensure_images() {
   OTELCOL_IMAGE="$(build_image otelcol "$otel_key" "${d:-/nonexistent}")"; d=""
 
   if ! image_exists "$IMAGE_PREFIX/prometheus:$PROM_VERSION-$(ctx_hash prometheus)"; then
-    d="$(stage prometheus)"; cp /usr/bin/prometheus /usr/bin/promtool "$d/"
+    d="$(stage prometheus)"; cp "$PROM_DIR/prometheus" "$PROM_DIR/promtool" "$d/"
   fi
   PROMETHEUS_IMAGE="$(build_image prometheus "$PROM_VERSION" "${d:-/nonexistent}")"; d=""
 
   if ! image_exists "$IMAGE_PREFIX/alertmanager:$AM_VERSION-$(ctx_hash alertmanager)"; then
     d="$(stage alertmanager)"
-    cp /usr/bin/prometheus-alertmanager "$d/alertmanager"; cp /usr/bin/amtool "$d/amtool"
-    cp -a /usr/share/prometheus/alertmanager "$d/alertmanager-share"
+    cp "$AM_DIR/alertmanager" "$AM_DIR/amtool" "$d/"
   fi
   ALERTMANAGER_IMAGE="$(build_image alertmanager "$AM_VERSION" "${d:-/nonexistent}")"; d=""
 
@@ -232,10 +265,10 @@ write_env() {
 TESTBED_CACHE=$CACHE
 OTELCOL_BIN=$OTELCOL_BIN
 OTELCOL_VERSION=$OTELCOL_VERSION
-PROMETHEUS_BIN=/usr/bin/prometheus
-PROMTOOL_BIN=/usr/bin/promtool
-ALERTMANAGER_BIN=/usr/bin/prometheus-alertmanager
-AMTOOL_BIN=/usr/bin/amtool
+PROMETHEUS_BIN=$PROM_DIR/prometheus
+PROMTOOL_BIN=$PROM_DIR/promtool
+ALERTMANAGER_BIN=$AM_DIR/alertmanager
+AMTOOL_BIN=$AM_DIR/amtool
 PROMETHEUS_VERSION=$PROM_VERSION
 ALERTMANAGER_VERSION=$AM_VERSION
 OPENSEARCH_HOME=$OPENSEARCH_HOME
@@ -267,10 +300,11 @@ cmd_up() {
   local t0=$SECONDS
   mkdir -p "$CACHE"
   ensure_max_map_count
-  apt_install docker.io prometheus prometheus-alertmanager debootstrap unzip shellcheck
+  apt_install docker.io debootstrap unzip shellcheck
   ensure_dockerd
   ensure_compose
   ensure_otelcol
+  ensure_prometheus
   ensure_opensearch
   ensure_os_user
   ensure_images

@@ -31,7 +31,7 @@ def test_every_host_runs_everything_by_default():
         for component in sp.COMPONENTS:
             assert placement[component]["local"] is True
             assert placement[component]["consumers"] == []
-        assert [c["metrics_target"] for c in placement["scrape_collectors"]] == ["otel-collector:8889"]
+        assert [c["telemetry_target"] for c in placement["scrape_collectors"]] == ["otel-collector:8888"]
 
 
 def test_storage_host_serves_the_collector_host():
@@ -43,13 +43,11 @@ def test_storage_host_serves_the_collector_host():
         "consumers": [],
         "port": 4318,
     }
-    # The collector on ingest sends to OpenSearch and Loki here; Grafana here is local.
+    # The collector on ingest pushes to OpenSearch, Loki and Prometheus here; Grafana here is local.
     assert store["opensearch"]["consumers"] == ["ingest"]
     assert store["loki"]["consumers"] == ["ingest"]
-    assert store["prometheus"]["consumers"] == []
-    assert store["scrape_collectors"] == [
-        {"host": "ingest", "metrics_target": "10.0.0.6:8889", "telemetry_target": "10.0.0.6:8888"}
-    ]
+    assert store["prometheus"]["consumers"] == ["ingest"]
+    assert store["scrape_collectors"] == [{"host": "ingest", "telemetry_target": "10.0.0.6:8888"}]
     ingest = place(SPLIT, "ingest")
     assert ingest["otel_collector"]["local"] is True
     assert ingest["opensearch"]["address"] == "10.0.0.5" and ingest["opensearch"]["port"] == 9200
@@ -72,7 +70,7 @@ def test_a_host_prefers_its_own_copy_and_the_first_host_serves_the_rest():
         "edge": {"ansible_host": "10.0.0.2", "stack_components": ["otel_collector"]},
     }
     full = place(hostvars, "full")
-    assert [c["metrics_target"] for c in full["scrape_collectors"]] == ["otel-collector:8889", "10.0.0.2:8889"]
+    assert [c["telemetry_target"] for c in full["scrape_collectors"]] == ["otel-collector:8888", "10.0.0.2:8888"]
     assert full["opensearch"]["consumers"] == ["edge"]
     edge = place(hostvars, "edge")
     assert edge["prometheus"]["host"] == "full"
@@ -117,7 +115,7 @@ def test_bad_components_are_named(value, message):
 
 
 def test_port_defaults_match_the_roles():
-    for var, default in [*sp.PORTS.values(), sp.METRICS_PORT, sp.TELEMETRY_PORT]:
+    for var, default in [*sp.PORTS.values(), sp.TELEMETRY_PORT]:
         role = next(
             r
             for r in ("otel_collector", "prometheus", "alertmanager", "opensearch", "loki", "grafana")

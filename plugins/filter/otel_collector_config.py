@@ -1,0 +1,258 @@
+# -*- coding: utf-8 -*-
+
+# Copyright: claude_code.observability maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The collector's configuration, built as data from the otel_collector role's options.
+
+The Compose flavour (roles/otel_collector) and the Kubernetes target both call
+this filter, so the collector runs the same pipelines wherever it is deployed.
+docs/metrics.md explains the metrics path this builds.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+
+from ansible.errors import AnsibleFilterError
+
+DEFAULTS = {
+    # Where Prometheus' OTLP receiver answers (…/api/v1/otlp/v1/metrics).
+    "metrics_endpoint": "",
+    # Extra HTTP headers of the metrics push (e.g. an Authorization for a
+    # Prometheus behind a proxy); values may reference ${file:...}.
+    "metrics_headers": {},
+    "grpc_port": 4317,
+    "http_port": 4318,
+    "health_port": 13133,
+    "telemetry_port": 8888,
+    # Paths inside the collector's filesystem.
+    "tls_cert_file": "",
+    "tls_key_file": "",
+    "bearer_token_file": "",
+    # Where the sending queues are persisted; empty keeps them in memory.
+    "queue_directory": "/var/lib/otelcol/queue",
+    "queue_size": 5000,
+    "queue_consumers": 4,
+    "memory_limit_mib": 512,
+    "batch_timeout": "1s",
+    "batch_size": 1024,
+    "rename_type_to_kind": True,
+    "resource_to_labels": True,
+    # How long a cumulative sender's last value is kept to turn its next one
+    # into a delta (only clients that chose cumulative temporality need it).
+    "cumulative_max_staleness": "2h",
+    "spanmetrics": True,
+    "debug": False,
+    # Storage roles' exporters: name -> config; each gets the persisted queue.
+    "exporters": {},
+    "logs_exporters": [],
+    "traces_exporters": [],
+    # Extra processors of the logs pipeline, name -> config, in order.
+    "logs_processors": {},
+}
+
+QUEUE_STORAGE = "file_storage/queue"
+METRICS_EXPORTER = "otlphttp/prometheus"
+
+# Claude Code names the token kind, the lines kind and the active-time kind
+# `type`; some Prometheus consumers fail on a label of that name.
+TYPE_TO_KIND = [
+    'set(datapoint.attributes["kind"], datapoint.attributes["type"]) where datapoint.attributes["type"] != nil',
+    'delete_key(datapoint.attributes, "type")',
+]
+# Resource attributes (service.version, os.type, host.arch, what
+# OTEL_RESOURCE_ATTRIBUTES adds) become labels of every sample; a datapoint's
+# own attribute of the same name wins.
+RESOURCE_TO_LABELS = ['merge_maps(datapoint.attributes, resource.attributes, "insert")']
+# Each delta is stored as it was reported: one sample whose value is the
+# amount of that export. Totals are sum_over_time over any window, and no
+# process holds a running sum that a restart could lose.
+DELTAS_TO_SAMPLES = [
+    "convert_sum_to_gauge() where metric.type == METRIC_DATA_TYPE_SUM"
+    " and metric.aggregation_temporality == AGGREGATION_TEMPORALITY_DELTA",
+]
+
+
+def _options(spec):
+    if not isinstance(spec, dict):
+        raise AnsibleFilterError("otel_collector_config expects a dict of options, got %s" % type(spec).__name__)
+    unknown = sorted(set(spec) - set(DEFAULTS))
+    if unknown:
+        raise AnsibleFilterError(
+            "otel_collector_config: unknown option(s) %s; known: %s" % (", ".join(unknown), ", ".join(sorted(DEFAULTS)))
+        )
+    opts = copy.deepcopy(DEFAULTS)
+    opts.update(copy.deepcopy(spec))
+    if not opts["metrics_endpoint"]:
+        raise AnsibleFilterError(
+            "otel_collector_config: metrics_endpoint is empty; give the URL of Prometheus' OTLP receiver "
+            "(http://<prometheus>:9090/api/v1/otlp/v1/metrics)"
+        )
+    if bool(opts["tls_cert_file"]) != bool(opts["tls_key_file"]):
+        raise AnsibleFilterError("otel_collector_config: tls_cert_file and tls_key_file go together")
+    for key, least in (("memory_limit_mib", 64), ("queue_size", 1), ("queue_consumers", 1)):
+        opts[key] = _whole(key, opts[key], least)
+    for name in list(opts["logs_exporters"]) + list(opts["traces_exporters"]):
+        if name not in opts["exporters"]:
+            raise AnsibleFilterError("otel_collector_config: pipeline exporter %s has no entry in exporters" % name)
+    return opts
+
+
+def _whole(key, value, least):
+    """A whole number of at least `least`; Ansible may hand numbers over as text."""
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        number = None
+    if isinstance(value, bool) or number is None or number < least or str(number) != str(value).strip():
+        raise AnsibleFilterError(
+            "otel_collector_config: %s must be a whole number, at least %d (got %r)" % (key, least, value)
+        )
+    return number
+
+
+def _queued(config, opts):
+    """An exporter config with the stack's sending queue and endless retries."""
+    queue = {"enabled": True, "queue_size": opts["queue_size"], "num_consumers": opts["queue_consumers"]}
+    if opts["queue_directory"]:
+        queue["storage"] = QUEUE_STORAGE
+    out = copy.deepcopy(config)
+    out["sending_queue"] = dict(out.get("sending_queue") or {}, **queue)
+    # Retry until the backend answers: the queue holds what arrives meanwhile.
+    out["retry_on_failure"] = dict(out.get("retry_on_failure") or {}, enabled=True, max_elapsed_time="0s")
+    return out
+
+
+def _receivers(opts):
+    protocols = {}
+    for name, port in (("grpc", opts["grpc_port"]), ("http", opts["http_port"])):
+        server = {"endpoint": "0.0.0.0:%d" % int(port)}
+        if opts["tls_cert_file"]:
+            server["tls"] = {"cert_file": opts["tls_cert_file"], "key_file": opts["tls_key_file"]}
+        if opts["bearer_token_file"]:
+            server["auth"] = {"authenticator": "bearertokenauth"}
+        protocols[name] = server
+    return {"otlp": {"protocols": protocols}}
+
+
+def _extensions(opts):
+    ext = {"health_check": {"endpoint": "0.0.0.0:%d" % int(opts["health_port"])}}
+    if opts["queue_directory"]:
+        # fsync: a sample the receiver accepted is on disk before the client
+        # is told so, whatever happens to the process or the host next.
+        ext[QUEUE_STORAGE] = {
+            "directory": opts["queue_directory"],
+            "create_directory": True,
+            "timeout": "10s",
+            "fsync": True,
+        }
+    if opts["bearer_token_file"]:
+        # Read from a file: the token never passes through an env file or a shell.
+        ext["bearertokenauth"] = {"filename": opts["bearer_token_file"]}
+    return ext
+
+
+def otel_collector_config(spec):
+    """Return the collector configuration for the options in `spec` (see DEFAULTS)."""
+    opts = _options(spec)
+    limit = opts["memory_limit_mib"]
+    processors = {
+        "memory_limiter": {"check_interval": "1s", "limit_mib": limit * 8 // 10, "spike_limit_mib": limit * 2 // 10},
+        "batch": {"timeout": opts["batch_timeout"], "send_batch_size": int(opts["batch_size"])},
+        # Only a client that chose cumulative temporality needs this; a delta
+        # passes through untouched.
+        "cumulativetodelta": {"initial_value": "auto", "max_staleness": opts["cumulative_max_staleness"]},
+    }
+    metric_procs = ["memory_limiter"]
+    datapoint_statements = []
+    if opts["rename_type_to_kind"]:
+        datapoint_statements += TYPE_TO_KIND
+    if opts["resource_to_labels"]:
+        datapoint_statements += RESOURCE_TO_LABELS
+    if datapoint_statements:
+        processors["transform/labels"] = {
+            "error_mode": "ignore",
+            "metric_statements": [{"context": "datapoint", "statements": datapoint_statements}],
+        }
+        metric_procs.append("transform/labels")
+    processors["transform/deltas_to_samples"] = {
+        "error_mode": "ignore",
+        "metric_statements": [{"context": "metric", "statements": list(DELTAS_TO_SAMPLES)}],
+    }
+    # No batch processor on metrics: it would hold accepted data in memory,
+    # where a killed process loses it. The persisted queue is the buffer.
+    metric_procs += ["cumulativetodelta", "transform/deltas_to_samples"]
+    processors.update(copy.deepcopy(opts["logs_processors"]))
+
+    metrics_exporter = {"metrics_endpoint": opts["metrics_endpoint"]}
+    if opts["metrics_headers"]:
+        metrics_exporter["headers"] = dict(opts["metrics_headers"])
+    exporters = {METRICS_EXPORTER: _queued(metrics_exporter, opts)}
+    for name, cfg in opts["exporters"].items():
+        exporters[name] = _queued(cfg, opts)
+    logs_exporters = list(opts["logs_exporters"])
+    traces_exporters = list(opts["traces_exporters"])
+    if opts["debug"] or not logs_exporters or not traces_exporters:
+        exporters["debug"] = {"verbosity": "basic"}
+
+    metric_receivers = ["otlp"]
+    connectors = {}
+    if opts["spanmetrics"]:
+        # Delta temporality and no histogram: the calls per span arrive as
+        # deltas like Claude Code's own metrics and take the same path.
+        connectors["spanmetrics"] = {
+            "metrics_flush_interval": "15s",
+            "aggregation_temporality": "AGGREGATION_TEMPORALITY_DELTA",
+            "histogram": {"disable": True},
+            "dimensions": [{"name": "model"}, {"name": "tool_name"}],
+        }
+        metric_receivers.append("spanmetrics")
+        traces_exporters.append("spanmetrics")
+
+    extensions = _extensions(opts)
+    pipelines = {
+        "metrics": {
+            "receivers": metric_receivers,
+            "processors": metric_procs,
+            "exporters": [METRICS_EXPORTER] + (["debug"] if opts["debug"] else []),
+        },
+        "logs": {
+            "receivers": ["otlp"],
+            "processors": ["memory_limiter"] + list(opts["logs_processors"]) + ["batch"],
+            "exporters": logs_exporters or ["debug"],
+        },
+        "traces": {
+            "receivers": ["otlp"],
+            "processors": ["memory_limiter", "batch"],
+            "exporters": traces_exporters or ["debug"],
+        },
+    }
+    config = {
+        "receivers": _receivers(opts),
+        "processors": processors,
+        "exporters": exporters,
+        "extensions": extensions,
+        "service": {
+            "extensions": list(extensions),
+            "telemetry": {
+                "metrics": {
+                    "level": "normal",
+                    "readers": [
+                        {"pull": {"exporter": {"prometheus": {"host": "0.0.0.0", "port": int(opts["telemetry_port"])}}}}
+                    ],
+                }
+            },
+            "pipelines": pipelines,
+        },
+    }
+    if connectors:
+        config["connectors"] = connectors
+    return config
+
+
+class FilterModule(object):
+    def filters(self):
+        return {"otel_collector_config": otel_collector_config}
