@@ -30,6 +30,11 @@ def http_json(url: str, method: str = "GET", body=None, timeout: float = 10, hea
     return json.loads(raw) if raw else None
 
 
+def http_text(url: str, timeout: float = 10) -> str:
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
+        return resp.read().decode()
+
+
 def wait_http(url: str, timeout: float = 60, proc: subprocess.Popen | None = None, log: Path | None = None) -> None:
     deadline = time.monotonic() + timeout
     last = None
