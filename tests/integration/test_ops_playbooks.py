@@ -36,7 +36,7 @@ def test_verify_sends_a_session_and_finds_it(stack):
     assert "is in prometheus." in proc.stdout  # metrics only: no event backend in this flavour
     assert f"127.0.0.1:{stack['prometheus_port']}/graph" in proc.stdout
     session = re.search(r"Session (verify-localhost-\d+) \(cost 0.0123 USD\)", proc.stdout)[1]
-    expr = f'sum(claude_code_cost_usage_USD_total{{session_id="{session}"}})'
+    expr = f'sum(sum_over_time(claude_code_cost_usage_USD{{session_id="{session}"}}[1h]))'
     got = procs.prom_scalar(f"http://127.0.0.1:{stack['prometheus_port']}", expr)
     assert got is not None and abs(got - 0.0123) < 1e-12
 
@@ -58,8 +58,9 @@ def test_upgrade_keeps_data(stack, testbed):
     http = f"http://127.0.0.1:{stack['otel_collector_otlp_http_port']}"
     for signal, payload in otlp.session_payloads("tool-session"):
         otlp.post(http, signal, payload)
-    expr = 'sum(claude_code_cost_usage_USD_total{project="demo"})'
-    procs.wait_for(lambda: procs.prom_scalar(prom, expr), timeout=30, what="cost before the upgrade")
+    expr = 'sum(sum_over_time(claude_code_cost_usage_USD{project="demo"}[1h]))'
+    before = procs.wait_for(lambda: procs.prom_scalar(prom, expr), timeout=30, what="cost before the upgrade")
+    assert before >= 0.002512 - 1e-9
     # A "new release": the same software under a new tag.
     new_tag = testbed["PROMETHEUS_IMAGE"].rsplit(":", 1)[0] + ":upgrade-" + uuid.uuid4().hex[:6]
     subprocess.run(["docker", "tag", testbed["PROMETHEUS_IMAGE"], new_tag], check=True)
@@ -73,9 +74,9 @@ def test_upgrade_keeps_data(stack, testbed):
             check=True,
         ).stdout
         assert new_tag.rsplit(":", 1)[1] in image
-        # The counter scraped before the upgrade is still stored.
-        got = procs.prom_scalar(prom, 'max_over_time(claude_code_cost_usage_USD_total{project="demo"}[10m])')
-        assert got is not None and abs(got - 0.002512) < 1e-9
+        # The samples stored before the upgrade are still there.
+        got = procs.prom_scalar(prom, expr)
+        assert got is not None and abs(got - before) < 1e-9
     finally:
         playbook.run("site.yml", stack)  # back to the original tag for the other tests
         subprocess.run(["docker", "rmi", new_tag], capture_output=True, check=False)

@@ -113,17 +113,18 @@ def test_fixtures_and_generated_load_give_exact_sums(stack):
     expected_cost["claude-opus-5-5"] = expected_cost.get("claude-opus-5-5", 0) + fixture_cost
 
     def cost_by_model():
-        res = procs.prom_query(prom, "sum by (model) (claude_code_cost_usage_USD_total)")
+        res = procs.prom_query(prom, "sum by (model) (sum_over_time(claude_code_cost_usage_USD[1h]))")
         got = {r["metric"]["model"]: float(r["value"][1]) for r in res}
         return got if all(abs(got.get(m, -1) - c) < 1e-9 for m, c in expected_cost.items()) else None
 
     procs.wait_for(cost_by_model, timeout=60, what="cost by model in Prometheus")
 
     # Tokens by model and kind (the `type` attribute arrives renamed to `kind`).
-    res = procs.prom_query(prom, "sum by (model, kind) (claude_code_token_usage_tokens_total{project='load'})")
+    res = procs.prom_query(prom, "sum by (model, kind) (sum_over_time(claude_code_token_usage_tokens{project='load'}[1h]))")
     got = {(r["metric"]["model"], r["metric"]["kind"]): int(float(r["value"][1])) for r in res}
     assert got == dict(totals.tokens_by_model_kind)
-    assert not procs.prom_query(prom, "claude_code_token_usage_tokens_total{type!=''}")
+    assert procs.prom_query(prom, "count_over_time(claude_code_token_usage_tokens{kind!=''}[1h])")
+    assert not procs.prom_query(prom, "count_over_time(claude_code_token_usage_tokens{type!=''}[1h])")
 
     # The recorded exact window totals (what dashboards and alerts use).
     def window_cost():
@@ -134,9 +135,9 @@ def test_fixtures_and_generated_load_give_exact_sums(stack):
     procs.wait_for(window_cost, timeout=30, what="recorded 1h window cost")
 
     # machine.name arrives as a label, encoded names intact.
-    res = procs.prom_query(prom, "count by (machine_name) (claude_code_session_count_total)")
+    res = procs.prom_query(prom, "count by (machine_name) (count_over_time(claude_code_session_count[1h]))")
     assert {r["metric"]["machine_name"] for r in res} == totals.machines | {"ci-box"}
-    sessions = procs.prom_scalar(prom, "sum(claude_code_session_count_total{project='load'})")
+    sessions = procs.prom_scalar(prom, "sum(sum_over_time(claude_code_session_count{project='load'}[1h]))")
     assert sessions == totals.sessions
 
 
@@ -158,7 +159,7 @@ def test_prometheus_restart_loses_nothing(stack):
         otlp.post(http, "metrics", payload)
     subprocess.run(["docker", "compose", "-p", name, "start", "prometheus"], check=True, capture_output=True)
     procs.wait_http(prom + "/-/ready", timeout=60)
-    expr = "sum(claude_code_cost_usage_USD_total{project='restart'})"
+    expr = "sum(sum_over_time(claude_code_cost_usage_USD{project='restart'}[1h]))"
     got = procs.wait_for(
         lambda: (v := procs.prom_scalar(prom, expr)) is not None and abs(v - totals.cost) < 1e-9 and v,
         timeout=60,
@@ -176,7 +177,7 @@ def test_rendered_prometheus_files_pass_promtool(stack, testbed):
         check=False,
     )
     assert rules.returncode == 0, rules.stdout + rules.stderr
-    assert "SUCCESS: 12 rules found" in rules.stdout
+    assert "SUCCESS: 60 rules found" in rules.stdout
 
 
 def test_spans_become_span_metrics(stack):
@@ -189,7 +190,9 @@ def test_spans_become_span_metrics(stack):
                     if attr["key"] == "project":
                         attr["value"] = {"stringValue": "spans"}
             assert otlp.post(http, signal, payload) == 200
-    expr = 'sum by (span_name) (traces_span_metrics_calls_total{service_name="claude-code", project="spans"})'
+    expr = (
+        'sum by (span_name) (sum_over_time(traces_span_metrics_calls{service_name="claude-code", project="spans"}[1h]))'
+    )
 
     def calls():
         got = {r["metric"]["span_name"]: float(r["value"][1]) for r in procs.prom_query(prom, expr)}

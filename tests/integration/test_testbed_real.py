@@ -15,10 +15,13 @@ receivers:
       http:
         endpoint: 127.0.0.1:{otlp_port}
 processors:
-  deltatocumulative: {{}}
+  transform:
+    metric_statements:
+      - context: metric
+        statements: [convert_sum_to_gauge() where metric.type == METRIC_DATA_TYPE_SUM]
 exporters:
-  prometheus:
-    endpoint: 127.0.0.1:{prom_exporter_port}
+  otlphttp:
+    metrics_endpoint: http://127.0.0.1:{prom_port}/api/v1/otlp/v1/metrics
 extensions:
   health_check:
     endpoint: 127.0.0.1:{health_port}
@@ -30,40 +33,54 @@ service:
   pipelines:
     metrics:
       receivers: [otlp]
-      processors: [deltatocumulative]
-      exporters: [prometheus]
+      processors: [transform]
+      exporters: [otlphttp]
 """
 
 PROMETHEUS_CONFIG = """
 global:
   scrape_interval: 1s
-scrape_configs:
-  - job_name: otelcol
-    static_configs:
-      - targets: ["127.0.0.1:{prom_exporter_port}"]
 """
 
 
+def test_prometheus_and_alertmanager_are_the_pinned_releases(testbed):
+    """The roles pin prom/prometheus and prom/alertmanager; the test bed runs those releases."""
+    import re  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    import yaml  # noqa: PLC0415
+
+    roles = Path(__file__).resolve().parents[2] / "roles"
+    for role, key, binary in (
+        ("prometheus", "prometheus_image", "PROMETHEUS_BIN"),
+        ("alertmanager", "alertmanager_image", "ALERTMANAGER_BIN"),
+    ):
+        pinned = yaml.safe_load((roles / role / "defaults" / "main.yml").read_text())[key].rsplit(":v", 1)[1]
+        out = subprocess.run([testbed[binary], "--version"], capture_output=True, text=True, check=True)
+        version = re.search(r"version (\S+)", out.stdout + out.stderr)[1]
+        assert version == pinned, (role, version, pinned)
+
+
 def test_cost_reaches_prometheus_exactly(otelcol, prometheus):
-    ports = {k: procs.free_port() for k in ("otlp_port", "prom_exporter_port", "health_port", "prom_port")}
+    ports = {k: procs.free_port() for k in ("otlp_port", "health_port", "prom_port")}
     requests = otlp.events("tool-session", "api_request")
     expected = math.fsum(float(e["cost_usd"]) for e in requests)
     assert len(requests) == 2 and abs(expected - 0.002512) < 1e-12
     session_id = requests[0]["session.id"]
 
     with (
+        prometheus(PROMETHEUS_CONFIG.format(**ports), ports["prom_port"], ["--web.enable-otlp-receiver"]),
         otelcol(COLLECTOR_CONFIG.format(**ports), ports["health_port"]),
-        prometheus(PROMETHEUS_CONFIG.format(**ports), ports["prom_port"]),
     ):
         for signal, payload in otlp.session_payloads("tool-session"):
             if signal == "metrics":
                 assert otlp.post(f"http://127.0.0.1:{ports['otlp_port']}", signal, payload) == 200
         base = f"http://127.0.0.1:{ports['prom_port']}"
-        expr = f'sum(claude_code_cost_usage_USD_total{{session_id="{session_id}"}})'
+        expr = f'sum(sum_over_time(claude_code_cost_usage_USD{{session_id="{session_id}"}}[1h]))'
         got = procs.wait_for(lambda: procs.prom_scalar(base, expr), timeout=30, what=f"{expr} in Prometheus")
         assert abs(got - expected) <= 1e-9, (got, expected)
-        # The resource attribute set by OTEL_RESOURCE_ATTRIBUTES arrives as a label too.
-        series = procs.prom_query(base, f'claude_code_cost_usage_USD_total{{session_id="{session_id}"}}')
+        series = procs.prom_query(base, f'last_over_time(claude_code_cost_usage_USD{{session_id="{session_id}"}}[1h])')
         assert {s["metric"].get("model") for s in series} == {"claude-opus-5-5"}
 
 
