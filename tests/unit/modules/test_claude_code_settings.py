@@ -53,7 +53,8 @@ def test_creates_file_private_with_owner(tmp_path):
     st = path.stat()
     assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (4242, 4343, 0o600)
     assert path.read_text().endswith("}\n")
-    assert [p.name for p in path.parent.iterdir()] == ["settings.json"], "temporary file left behind"
+    names = sorted(p.name for p in path.parent.iterdir())
+    assert names == [".settings.json.claude-code-observability.json", "settings.json"], "temporary file left behind"
 
 
 def test_second_run_writes_nothing(tmp_path, settings):
@@ -113,7 +114,7 @@ def test_check_mode_reports_and_touches_nothing(tmp_path, settings):
     assert settings.read_bytes() == original
     # A file in a directory that does not exist yet: check mode must not fail.
     missing = tmp_path / "nohome" / ".claude" / "settings.json"
-    res = run(tmp_path, check=True, path=str(missing), env={"A": "1"})
+    res = run(tmp_path, check=True, path=str(missing), env={"A": "1"}, create_dirs=True)
     assert res.get("failed") is not True and res["changed"] is True and res["created"] is True, res
     assert not missing.parent.exists()
 
@@ -215,3 +216,147 @@ def test_through_ansible_adhoc(tmp_path, settings):
     assert first.returncode == 0 and "CHANGED" in first.stdout, first.stdout + first.stderr
     second = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=120, check=False)
     assert second.returncode == 0 and "SUCCESS" in second.stdout, second.stdout + second.stderr
+
+
+def record_of(path: Path) -> Path:
+    return path.parent / f".{path.name}.claude-code-observability.json"
+
+
+def test_absent_without_a_record_touches_nothing(tmp_path):
+    """Keys with the names the role uses, written by the user: not provably ours, so they stay."""
+    path = tmp_path / "settings.json"
+    for content in ('{"env": {"OTEL_METRICS_EXPORTER": "console"}, "model": "opus"}', "", "\n"):
+        path.write_text(content)
+        res = run(tmp_path, path=str(path), state="absent", delete_if_empty=True)
+        assert res["changed"] is False and res["removed"] == [], res
+        assert path.read_text() == content
+
+
+def test_replaced_values_come_back_and_the_record_goes(tmp_path):
+    path = tmp_path / "settings.json"
+    original = '{\n  "env": {\n    "OTEL_METRICS_EXPORTER": "console",\n    "MINE": "x"\n  },\n  "model": "opus"\n}'
+    path.write_text(original)
+    res = run(tmp_path, path=str(path), env={"OTEL_METRICS_EXPORTER": "otlp", "CLAUDE_CODE_ENABLE_TELEMETRY": "1"})
+    assert res["updated"] == ["env.OTEL_METRICS_EXPORTER"] and res["added"] == ["env.CLAUDE_CODE_ENABLE_TELEMETRY"]
+    record = json.loads(record_of(path).read_text())
+    assert record["env"]["OTEL_METRICS_EXPORTER"]["previous"] == "console"
+    assert record["env"]["CLAUDE_CODE_ENABLE_TELEMETRY"]["had"] is False
+    # A change of configuration keeps the first previous value, not our own earlier one.
+    run(tmp_path, path=str(path), env={"OTEL_METRICS_EXPORTER": "none"})
+    assert "CLAUDE_CODE_ENABLE_TELEMETRY" not in json.loads(path.read_text())["env"]
+    res = run(tmp_path, path=str(path), state="absent")
+    assert res["restored"] == ["env.OTEL_METRICS_EXPORTER"], res
+    assert path.read_text() == original and not record_of(path).exists()
+
+
+def test_a_value_changed_by_hand_stays_on_removal(tmp_path):
+    path = tmp_path / "settings.json"
+    run(tmp_path, path=str(path), env={"A": "1", "B": "2"})
+    doc = json.loads(path.read_text())
+    doc["env"]["B"] = "mine now"
+    path.write_text(json.dumps(doc))
+    res = run(tmp_path, path=str(path), state="absent")
+    assert res["kept"] == ["env.B"] and res["removed"] == ["env.A"], res
+    assert json.loads(path.read_text()) == {"env": {"B": "mine now"}}
+
+
+def test_blank_file_and_empty_env_come_back_exactly(tmp_path):
+    path = tmp_path / "settings.json"
+    for original in ("", "\n\n", '{"env": {}}'):
+        path.write_text(original)
+        run(tmp_path, path=str(path), env={"A": "1"})
+        assert json.loads(path.read_text())["env"] == {"A": "1"}
+        run(tmp_path, path=str(path), state="absent")
+        assert path.read_text() == original and not record_of(path).exists()
+
+
+def test_record_holds_no_secret(tmp_path):
+    path = tmp_path / "settings.json"
+    run(tmp_path, path=str(path), secret_env={"OTEL_EXPORTER_OTLP_HEADERS": SECRET})
+    assert "tok-9f8e7d6c5b4a" not in record_of(path).read_text()
+    assert record_of(path).stat().st_mode & 0o777 == 0o600
+
+
+def test_symlink_is_kept_and_its_target_written(tmp_path):
+    target = tmp_path / "dotfiles" / "claude.json"
+    target.parent.mkdir()
+    target.write_text('{"model": "opus"}')
+    link = tmp_path / "settings.json"
+    link.symlink_to(target)
+    assert run(tmp_path, path=str(link), env={"A": "1"})["changed"] is True
+    assert link.is_symlink() and json.loads(target.read_text())["env"] == {"A": "1"}
+    run(tmp_path, path=str(link), state="absent")
+    assert link.is_symlink() and target.read_text() == '{"model": "opus"}'
+    dangling = tmp_path / "dangling.json"
+    dangling.symlink_to(tmp_path / "nowhere.json")
+    res = run(tmp_path, path=str(dangling), env={"A": "1"})
+    assert res["failed"] and "does not exist" in res["msg"] and str(dangling) in res["msg"]
+    assert not (tmp_path / "nowhere.json").exists()
+
+
+def test_read_only_file_or_directory_is_refused_even_as_root(tmp_path):
+    path = tmp_path / "settings.json"
+    path.write_text('{"model": "opus"}')
+    path.chmod(0o444)
+    res = run(tmp_path, path=str(path), env={"A": "1"})
+    assert res["failed"] and "read-only (mode 0444)" in res["msg"] and f"chmod u+w {path}" in res["msg"], res
+    assert path.read_text() == '{"model": "opus"}' and not record_of(path).exists()
+    # Check mode says the same: the real run would fail.
+    assert run(tmp_path, check=True, path=str(path), env={"A": "1"})["failed"]
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    res = run(tmp_path, path=str(locked / ".claude" / "settings.json"), env={"A": "1"}, create_dirs=True)
+    assert res["failed"] and f"{locked} is read-only" in res["msg"], res
+    assert list(locked.iterdir()) == []
+
+
+def test_write_is_atomic_and_keeps_mode_and_owner(tmp_path, settings):
+    os.chown(settings, 4242, 4343)
+    os.chmod(settings, 0o640)
+    old_inode = settings.stat().st_ino
+    original = settings.read_bytes()
+    with open(settings, "rb") as reader:
+        run(tmp_path, path=str(settings), env={"A": "1"})
+        # The old file was replaced by a rename, not rewritten in place: a reader that had it
+        # open still sees all of the old content.
+        assert reader.read() == original
+    st = settings.stat()
+    assert st.st_ino != old_inode
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (4242, 4343, 0o640)
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_failed_write_leaves_the_file_whole(tmp_path, settings):
+    original = settings.read_bytes()
+    # The record cannot be written (its directory is missing): the settings write, which comes
+    # after it, must not happen either.
+    res = run(tmp_path, path=str(settings), env={"A": "1"}, record_path=str(tmp_path / "gone" / "record.json"))
+    assert res["failed"] and "cannot write" in res["msg"], res
+    assert settings.read_bytes() == original
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_created_directories_are_recorded_and_removed_when_empty(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    path = home / ".claude" / "settings.json"
+    res = run(tmp_path, check=True, path=str(path), env={"A": "1"}, create_dirs=True)
+    assert res["changed"] and not path.parent.exists()
+    res = run(tmp_path, path=str(path), env={"A": "1"}, create_dirs=True, owner="4242", dir_mode="0700")
+    assert res["created"] and (path.parent.stat().st_mode & 0o777, path.parent.stat().st_uid) == (0o700, 4242)
+    assert run(tmp_path, path=str(path), env={"A": "1"}, create_dirs=True)["changed"] is False
+    res = run(tmp_path, path=str(path), state="absent")
+    assert res["deleted"] and list(home.iterdir()) == []
+    # A directory that was there before stays.
+    (home / ".claude").mkdir()
+    run(tmp_path, path=str(path), env={"A": "1"}, create_dirs=True)
+    run(tmp_path, path=str(path), state="absent")
+    assert [p.name for p in home.iterdir()] == [".claude"] and list((home / ".claude").iterdir()) == []
+
+
+def test_unreadable_record_is_refused(tmp_path, settings):
+    original = settings.read_bytes()
+    record_of(settings).write_text("{broken")
+    res = run(tmp_path, path=str(settings), state="absent")
+    assert res["failed"] and str(record_of(settings)) in res["msg"] and "Delete the record" in res["msg"]
+    assert settings.read_bytes() == original

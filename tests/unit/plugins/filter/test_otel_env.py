@@ -118,3 +118,115 @@ def test_profile_block_created_file_goes_away():
 def test_parent_dirs():
     assert otel_env.parent_dirs(".config/fish/config.fish") == [".config", ".config/fish"]
     assert otel_env.parent_dirs(".bashrc") == []
+
+
+def test_block_body_puts_every_export_on_its_own_line(tmp_path):
+    body = otel_env.profile_env_block({"CLAUDE_CODE_ENABLE_TELEMETRY": "1", "B": "x y"}, "bash")
+    lines = body.splitlines()
+    assert lines[0].startswith("# ") and "\\n" not in body
+    assert lines[1] == "export CLAUDE_CODE_ENABLE_TELEMETRY=1"
+    script = tmp_path / "rc"
+    script.write_text(otel_env.profile_block("", body) + 'printf "%s|%s" "$CLAUDE_CODE_ENABLE_TELEMETRY" "$B"\n')
+    out = subprocess.run(["bash", str(script)], capture_output=True, text=True, check=True).stdout
+    assert out == "1|x y"
+
+
+BEGIN = "# >>> claude_code.observability (managed by Ansible) >>>"
+END = "# <<< claude_code.observability <<<"
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        (f"a\n{BEGIN}\nexport PATH=/x:$PATH\n", ["begin marker", "line 2", "no end marker"]),
+        (f"a\n{END}\n", ["end marker", "line 2", "no begin marker"]),
+        (f"{BEGIN}\n{END}\n{BEGIN}\n{END}\n", ["more than one", "lines 1, 2, 3, 4"]),
+        (f"{END}\n{BEGIN}\n", ["before its begin marker"]),
+        ("# >>> claude_code.observability >>>\nexport PATH=/x\n", ["begin marker", "line 1"]),
+    ],
+)
+def test_stray_or_duplicated_markers_are_refused(text, words):
+    for state in ("present", "absent"):
+        plan = otel_env.profile_plan(text, BLOCK, state, "/home/a/.bashrc")
+        assert plan["text"] == text
+        for word in words + ["/home/a/.bashrc", "left untouched", "To fix"]:
+            assert word in plan["error"], (word, plan["error"])
+    with pytest.raises(AnsibleFilterError, match="begin marker|end marker|more than one"):
+        otel_env.profile_block(text, BLOCK, "absent")
+
+
+def test_created_directories_are_recorded_in_the_block_and_only_they_go():
+    plan = otel_env.profile_plan(None, BLOCK, "present", "/h/.config/fish/config.fish", [".config/fish"])
+    assert otel_env.DIRS_PREFIX + ".config/fish\n" in plan["text"]
+    gone = otel_env.profile_plan(plan["text"], BLOCK, "absent")
+    assert gone["text"] is None and gone["remove_dirs"] == [".config/fish"]
+    again = otel_env.profile_plan(plan["text"], "export A=2\n", "present")
+    assert otel_env.DIRS_PREFIX + ".config/fish\n" in again["text"]
+    # An existing file was not created by the block: nothing to remove but the block.
+    kept = otel_env.profile_plan(otel_env.profile_plan("mine\n", BLOCK)["text"], BLOCK, "absent")
+    assert kept == {"text": "mine\n", "error": None, "remove_dirs": []}
+
+
+def _stat(**kw):
+    base = {"exists": True, "isreg": True, "islink": False, "wusr": True, "wgrp": False, "woth": False, "mode": "0644"}
+    base.update(kw)
+    return base
+
+
+def test_path_problems():
+    assert otel_env.path_problem(_stat(), path="/h/.bashrc") == ""
+    ro = otel_env.path_problem(_stat(wusr=False, mode="0444"), path="/h/.bashrc")
+    assert "/h/.bashrc is read-only (mode 0444)" in ro and "chmod u+w /h/.bashrc" in ro
+    home = {"exists": True, "path": "/h", "wusr": False, "wgrp": False, "woth": False, "mode": "0555"}
+    msg = otel_env.path_problem({"exists": False}, {"exists": False}, home, "/h/.zshrc")
+    assert "/h is read-only" in msg and "chmod u+w /h" in msg
+    link = _stat(islink=True, isreg=False, lnk_source="/h/dots/bashrc")
+    assert otel_env.path_problem(link, path="/h/.bashrc", readable=True) == ""
+    assert "/h/dots/bashrc, which does not exist" in otel_env.path_problem(link, path="/h/.bashrc", readable=False)
+    assert "not a regular file" in otel_env.path_problem(_stat(isreg=False, isdir=True), path="/h/.bashrc")
+
+
+@pytest.mark.parametrize(
+    ("settings", "words"),
+    [
+        ({"client_shells": ["bash", "tcsh"]}, ["client_shells", "'tcsh'"]),
+        ({"client_shells": "bash"}, ["client_shells", "auto or a list"]),
+        ({"client_otlp_headers": {"Authorization": "Bearer t\nexport X=1"}}, ["client_otlp_headers", "line break"]),
+        ({"client_otlp_headers": {"Authorization": "Bearer a\rb"}}, ["client_otlp_headers", "line break"]),
+        ({"client_otlp_headers": {"Authorization": "a,b"}}, ["client_otlp_headers", "comma"]),
+        ({"client_otlp_headers": {"Bad Header": "x"}}, ["client_otlp_headers", "'Bad Header'"]),
+        ({"client_resource_attributes": {"a b": "x"}}, ["client_resource_attributes", "'a b'"]),
+        ({"client_extra_env": {"1X": "x"}}, ["client_extra_env", "'1X'"]),
+        ({"client_metric_export_interval": "60s"}, ["client_metric_export_interval", "greater than 0"]),
+        ({"client_logs_export_interval": -5}, ["client_logs_export_interval"]),
+        ({"client_reachability_timeout": True}, ["client_reachability_timeout"]),
+        ({"client_otlp_endpoint": "collector:4318"}, ["client_otlp_endpoint", "http://"]),
+        ({"client_otlp_endpoint": "http://a b:4318"}, ["client_otlp_endpoint"]),
+        ({"client_user_settings_file": "../x/settings.json"}, ["client_user_settings_file", ".."]),
+    ],
+)
+def test_client_problems_name_the_variable(settings, words):
+    problems = otel_env.client_problems(settings)
+    assert len(problems) == 1, problems
+    for word in words:
+        assert word in problems[0], (word, problems[0])
+    assert "Bearer t" not in problems[0]
+
+
+def test_client_problems_accept_good_settings():
+    assert (
+        otel_env.client_problems(
+            {
+                "client_shells": ["bash", "zsh", "fish"],
+                "client_otlp_headers": {"Authorization": "Bearer a=b"},
+                "client_resource_attributes": {"machine.name": "Anna's Mac, 2"},
+                "client_extra_env": {"MY_VAR": "x\ny"},
+                "client_metric_export_interval": "60000",
+                "client_logs_export_interval": 5000,
+                "client_otlp_endpoint": "https://[fd00::1]:4318",
+                "client_user_settings_file": ".claude/settings.json",
+            }
+        )
+        == []
+    )
+    assert otel_env.client_problems({"client_shells": "auto"}) == []
