@@ -98,7 +98,7 @@ def main() -> None:
         t, _result = timed(
             lambda: procs.wait_for(
                 lambda: (
-                    abs((procs.prom_scalar(prom, "sum(claude_code_cost_usage_USD_total)") or 0) - totals.cost) < 1e-6
+                    abs((procs.prom_scalar(prom, "sum(sum_over_time(claude_code_cost_usage_USD[1h]))") or 0) - totals.cost) < 1e-6
                 ),
                 timeout=300,
                 what="burst visible in Prometheus",

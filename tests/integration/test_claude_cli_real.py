@@ -124,7 +124,7 @@ def stack(otelcol, tmp_path):
             yield {"sink": sink, "api": api, "tmp": tmp_path, **ports}
 
 
-def run_claude(exe: Path, user, api_url: str, prompt: str) -> dict:
+def run_claude(exe: Path, user, api_url: str, prompt: str, *args: str) -> dict:
     env = [
         f"HOME={user.pw_dir}",
         f"USER={user.pw_name}",
@@ -135,7 +135,7 @@ def run_claude(exe: Path, user, api_url: str, prompt: str) -> dict:
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1",
     ]
     proc = subprocess.run(
-        ["runuser", "-u", user.pw_name, "--", "env", "-i", *env, str(exe), "-p", prompt, "--output-format", "json"],
+        ["runuser", "-u", user.pw_name, "--", "env", "-i", *env, str(exe), "-p", prompt, "--output-format", "json", *args],
         capture_output=True,
         text=True,
         timeout=180,
@@ -248,3 +248,48 @@ def test_managed_settings_drive_the_real_cli(claude_bin, stack):
             MANAGED.unlink()
         if MANAGED.parent.exists() and not any(MANAGED.parent.iterdir()):
             MANAGED.parent.rmdir()
+
+
+def test_cost_of_a_real_session_survives_a_collector_restart(claude_bin, testbed, tmp_path):
+    """The real CLI, configured by the client role, sends through the real collector (the role's
+    config) to the real Prometheus. The collector restarts between two of the session's exports
+    (after the first process of the session, before it is resumed): Prometheus' total for the
+    session equals what the CLI itself reports it spent, to 1e-9."""
+    from helpers import metrics_path  # noqa: PLC0415
+
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN)
+    prom = metrics_path.Prometheus(testbed, tmp_path / "prom").start()
+    col = metrics_path.Collector(testbed, tmp_path / "otelcol", prom.otlp, bearer_token_file=str(token_file)).start()
+    inventory = write_inventory(tmp_path / "hosts.json")
+    try:
+        with messages_api.serve() as api, temp_users(1) as (user,):
+            variables = role_vars(
+                user,
+                {},
+                client_otlp_protocol="http/protobuf",
+                client_otlp_port=col.ports["http"],
+                client_resource_attributes={"machine.name": "restart-box"},
+            )
+            res = run_playbook(inventory, variables)
+            assert res.rc == 0, res.explain()
+            expr = 'sum(sum_over_time(claude_code_cost_usage_USD{machine_name="restart-box"}[1h]))'
+            first = run_claude(claude_bin, user, api.url, "say hi", "--session-id", SESSION)
+            metrics_path.wait_value(prom, expr, float(first["total_cost_usd"]), timeout=60)
+            col.restart()
+            second = run_claude(claude_bin, user, api.url, "say hi again", "--resume", SESSION)
+            # The resumed process reports the whole session's spend, its first process included.
+            spent = float(second["total_cost_usd"])
+            assert second["session_id"] == first["session_id"] == SESSION
+            assert spent > float(first["total_cost_usd"]), (first, second)
+            metrics_path.wait_value(prom, expr, spent, timeout=60)
+            sessions = prom.query(
+                'sum by (session_id) (sum_over_time(claude_code_cost_usage_USD{machine_name="restart-box"}[1h]))'
+            )
+            assert [s["metric"]["session_id"] for s in sessions] == [SESSION]
+    finally:
+        col.kill()
+        prom.stop()
+
+
+SESSION = "5f0c3a52-9d1e-4a57-8c1b-2b7d6e4f9a10"

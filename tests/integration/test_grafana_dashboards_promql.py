@@ -333,9 +333,23 @@ def test_every_dashboard_and_alert_query_returns_data(loaded, rendered):
     assert len(alert_exprs) == 2
     queries = dashboard_queries() + alert_exprs
     assert len(queries) >= 14
+    over_time = {"Cost by model over time": expected["cost"], "Tokens by kind over time": sum(t.values())}
     for _uid, title, expr in queries:
+        if title in over_time:
+            continue
         result = _settled(base, substitute(expr), bool)
         assert all(not math.isnan(float(s["value"][1])) for s in result), (title, result)
+
+    # The "over time" panels, as Grafana asks them: a range query over the last hour with a
+    # 1 m step and $__interval = 1m. Each point is its own minute, so the points add up to the
+    # exact total of the range.
+    end = time.time()
+    for title, want in over_time.items():
+        params = {"query": substitute(panel_expr(title)), "start": end - 3600, "end": end, "step": 60}
+        res = procs.http_json(f"{base}/api/v1/query_range?" + urllib.parse.urlencode(params))["data"]["result"]
+        points = [float(v) for series in res for _t, v in series["values"]]
+        assert len(points) > 1, (title, res)
+        assert abs(math.fsum(points) - want) <= 1e-9 * max(1, want), (title, math.fsum(points), want)
 
     # The daily alert threshold is compared with the same number the spend alert of the
     # Prometheus role reads: total spend over 24 h (recorded at the next evaluation).

@@ -95,7 +95,7 @@ DASHBOARD = {
             "type": "stat",
             "title": "Cost (USD)",
             "gridPos": {"h": 4, "w": 6, "x": 0, "y": 0},
-            "targets": [{"refId": "A", "expr": "sum(increase(claude_code_cost_usage_USD_total[$__range]))"}],
+            "targets": [{"refId": "A", "expr": "sum(sum_over_time(claude_code_cost_usage_USD[$__range]))"}],
         }
     ],
 }
@@ -110,7 +110,7 @@ RULE = {
             "refId": "A",
             "datasourceUid": "claude-code-prometheus",
             "relativeTimeRange": {"from": 86400, "to": 0},
-            "model": {"refId": "A", "expr": "sum(increase(claude_code_cost_usage_USD_total[1d]))", "instant": True},
+            "model": {"refId": "A", "expr": "sum(sum_over_time(claude_code_cost_usage_USD[1d]))", "instant": True},
         },
         {
             "refId": "B",

@@ -77,7 +77,7 @@ def test_every_machine_reaches_prometheus(homelab):
     prom = f"http://127.0.0.1:{homelab['extra']['prometheus_port']}"
 
     def by_machine():
-        res = procs.prom_query(prom, "sum by (machine_name) (claude_code_cost_usage_USD_total)")
+        res = procs.prom_query(prom, "sum by (machine_name) (sum_over_time(claude_code_cost_usage_USD[1h]))")
         got = {r["metric"]["machine_name"]: float(r["value"][1]) for r in res}
         return got if set(got) >= set(expected) else None
 

@@ -50,7 +50,6 @@ def split(testbed, tmp_path_factory):
         "otel_collector_otlp_grpc_port": procs.free_port(),
         "otel_collector_otlp_http_port": procs.free_port(),
         "otel_collector_health_port": procs.free_port(),
-        "otel_collector_prometheus_exporter_port": procs.free_port(),
         "otel_collector_telemetry_port": procs.free_port(),
     }
     group_vars = {
@@ -92,14 +91,18 @@ def _services(project: str) -> set[str]:
 def test_each_host_runs_only_its_components_and_converges(split):
     assert _services(split["store"]["stack_project_name"]) == {"prometheus", "opensearch"}
     assert _services(split["ingest"]["stack_project_name"]) == {"otel-collector"}
-    # Only what the other host needs leaves loopback: OpenSearch (for the
-    # collector) and the collector's metrics (for Prometheus). Prometheus,
-    # used on its own host only, stays on 127.0.0.1.
+    # Only what the other host needs leaves loopback: OpenSearch and Prometheus'
+    # OTLP receiver (the collector pushes to both) and the collector's own
+    # metrics (Prometheus scrapes them).
     store_ports = _published(split["store"]["stack_project_name"])
-    assert store_ports["prometheus"] == {("127.0.0.1", split["store"]["prometheus_port"])}
+    assert store_ports["prometheus"] == {(split["bridge"], split["store"]["prometheus_port"])}
     assert store_ports["opensearch"] == {(split["bridge"], split["store"]["opensearch_port"])}
     ingest_ports = _published(split["ingest"]["stack_project_name"])["otel-collector"]
-    assert (split["bridge"], split["ingest"]["otel_collector_prometheus_exporter_port"]) in ingest_ports
+    assert (split["bridge"], split["ingest"]["otel_collector_telemetry_port"]) in ingest_ports
+    config = yaml.safe_load((Path(split["ingest"]["stack_project_dir"]) / "otel-collector" / "config.yaml").read_text())
+    assert config["exporters"]["otlphttp/prometheus"]["metrics_endpoint"] == (
+        f"http://{split['bridge']}:{split['store']['prometheus_port']}/api/v1/otlp/v1/metrics"
+    )
     assert "Prometheus: on store" in split["out"] and "Collector: on ingest" in split["out"]
     _proc, recap = playbook.run("site.yml", {}, "-i", str(split["inv"]))
     assert recap["store"]["changed"] == 0 and recap["ingest"]["changed"] == 0, recap
@@ -118,9 +121,9 @@ def _published(project: str) -> dict[str, set]:
 
 def test_prometheus_on_store_scrapes_the_collector_on_ingest(split):
     prom = f"http://127.0.0.1:{split['store']['prometheus_port']}"
-    target = f"{split['bridge']}:{split['ingest']['otel_collector_prometheus_exporter_port']}"
+    target = f"{split['bridge']}:{split['ingest']['otel_collector_telemetry_port']}"
     up = procs.wait_for(
-        lambda: procs.prom_scalar(prom, f'up{{job="claude-code", instance="{target}"}}') == 1,
+        lambda: procs.prom_scalar(prom, f'up{{job="otel-collector", instance="{target}"}}') == 1,
         timeout=60,
         what=f"Prometheus scraping {target}",
     )
@@ -159,7 +162,7 @@ def test_a_client_finds_the_collector_host_and_reaches_prometheus(split):
     )
     assert out.returncode == 0 and out.stdout.strip() == "200", out.stdout + out.stderr
     prom = f"http://127.0.0.1:{split['store']['prometheus_port']}"
-    expr = f'sum(claude_code_cost_usage_USD_total{{machine_name="{client}"}})'
+    expr = f'sum(sum_over_time(claude_code_cost_usage_USD{{machine_name="{client}"}}[1h]))'
     got = procs.wait_for(
         lambda: (v := procs.prom_scalar(prom, expr)) is not None and abs(v - 0.0375) < 1e-9 and v,
         timeout=60,

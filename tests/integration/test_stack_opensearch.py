@@ -92,7 +92,7 @@ def test_metrics_still_exact_in_prometheus(stack):
     prom = f"http://127.0.0.1:{stack['prometheus_port']}"
     payloads, totals = load.generate(seed=3, users=2, machines=2, sessions=6, exports=2)
     load.send_grpc(f"127.0.0.1:{stack['otel_collector_otlp_grpc_port']}", payloads)
-    expr = "sum(claude_code_cost_usage_USD_total{project='load'})"
+    expr = "sum(sum_over_time(claude_code_cost_usage_USD{project='load'}[1h]))"
     got = procs.wait_for(
         lambda: (v := procs.prom_scalar(prom, expr)) is not None and abs(v - totals.cost) < 1e-9 and v,
         timeout=60,
