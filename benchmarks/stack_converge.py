@@ -95,11 +95,10 @@ def main() -> None:
             (f"burst: {len(payloads)} OTLP/HTTP requests, {points} points", f"{t:.1f} s ({points / t:.0f} points/s)")
         )
         prom = f"http://127.0.0.1:{extra['prometheus_port']}"
+        total = "sum(sum_over_time(claude_code_cost_usage_USD[1h]))"
         t, _result = timed(
             lambda: procs.wait_for(
-                lambda: (
-                    abs((procs.prom_scalar(prom, "sum(sum_over_time(claude_code_cost_usage_USD[1h]))") or 0) - totals.cost) < 1e-6
-                ),
+                lambda: abs((procs.prom_scalar(prom, total) or 0) - totals.cost) < 1e-6,
                 timeout=300,
                 what="burst visible in Prometheus",
             )

@@ -135,7 +135,21 @@ def run_claude(exe: Path, user, api_url: str, prompt: str, *args: str) -> dict:
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1",
     ]
     proc = subprocess.run(
-        ["runuser", "-u", user.pw_name, "--", "env", "-i", *env, str(exe), "-p", prompt, "--output-format", "json", *args],
+        [
+            "runuser",
+            "-u",
+            user.pw_name,
+            "--",
+            "env",
+            "-i",
+            *env,
+            str(exe),
+            "-p",
+            prompt,
+            "--output-format",
+            "json",
+            *args,
+        ],
         capture_output=True,
         text=True,
         timeout=180,

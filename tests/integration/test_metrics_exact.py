@@ -26,9 +26,7 @@ def cost_export(session: str, value: float, t_ns: int, user: str = "u1", model: 
     return {
         "resourceMetrics": [
             {
-                "resource": {
-                    "attributes": [load._kv("service.name", "claude-code"), load._kv("machine.name", "box")]
-                },
+                "resource": {"attributes": [load._kv("service.name", "claude-code"), load._kv("machine.name", "box")]},
                 "scopeMetrics": [
                     {
                         "scope": {"name": "com.anthropic.claude_code"},
@@ -74,7 +72,9 @@ def test_collector_restart_between_two_exports_loses_nothing(path):
     assert otlp.post(col.http, "metrics", cost_export(session, 0.02, now - 20 * NS)) == 200
     metrics_path.wait_value(prom, session_cost(prom, session), 0.03)
     # Any window that holds both exports says the same; one that holds only the second says 0.02.
-    assert abs(prom.scalar(f'sum(sum_over_time(claude_code_cost_usage_USD{{session_id="{session}"}}[25s]))') - 0.02) < 1e-9
+    assert (
+        abs(prom.scalar(f'sum(sum_over_time(claude_code_cost_usage_USD{{session_id="{session}"}}[25s]))') - 0.02) < 1e-9
+    )
 
 
 def test_idle_session_longer_than_any_expiry_continues_exactly(path):

@@ -47,7 +47,9 @@ def history(seed: int, now_ns: int, sessions: int = 40, span_h: float = 6.0):
                 metrics.append(load._sum("claude_code.session.count", "", [load._point(base, 1, t1 - NS, t1)]))
                 samples.append((t1, "sessions", labels, 1))
             metrics.append(
-                load._sum("claude_code.cost.usage", "USD", [load._point([*base, load._kv("model", model)], cost, t1 - NS, t1)])
+                load._sum(
+                    "claude_code.cost.usage", "USD", [load._point([*base, load._kv("model", model)], cost, t1 - NS, t1)]
+                )
             )
             samples.append((t1, "cost", labels, cost))
             points = []
@@ -94,7 +96,15 @@ METRICS = {
     "tokens": "claude_code_token_usage_tokens",
     "sessions": "claude_code_session_count",
 }
-WINDOWS = {"5m": 300, "37m": 37 * 60, "1h": 3600, "2h13m": 2 * 3600 + 13 * 60, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400}
+WINDOWS = {
+    "5m": 300,
+    "37m": 37 * 60,
+    "1h": 3600,
+    "2h13m": 2 * 3600 + 13 * 60,
+    "6h": 6 * 3600,
+    "24h": 86400,
+    "7d": 7 * 86400,
+}
 
 
 @pytest.fixture(scope="module")

@@ -120,7 +120,9 @@ def test_fixtures_and_generated_load_give_exact_sums(stack):
     procs.wait_for(cost_by_model, timeout=60, what="cost by model in Prometheus")
 
     # Tokens by model and kind (the `type` attribute arrives renamed to `kind`).
-    res = procs.prom_query(prom, "sum by (model, kind) (sum_over_time(claude_code_token_usage_tokens{project='load'}[1h]))")
+    res = procs.prom_query(
+        prom, "sum by (model, kind) (sum_over_time(claude_code_token_usage_tokens{project='load'}[1h]))"
+    )
     got = {(r["metric"]["model"], r["metric"]["kind"]): int(float(r["value"][1])) for r in res}
     assert got == dict(totals.tokens_by_model_kind)
     assert procs.prom_query(prom, "count_over_time(claude_code_token_usage_tokens{kind!=''}[1h])")
