@@ -123,6 +123,7 @@ start_apiserver() { # name port etcd-prefix
     --authorization-mode RBAC \
     --service-account-key-file "$RUN/pki/sa.pub" --service-account-signing-key-file "$RUN/pki/sa.key" \
     --service-account-issuer https://kubernetes.default.svc.cluster.local \
+    --endpoint-reconciler-type none \
     --service-cluster-ip-range 10.96.0.0/16 >"$RUN/$name.log" 2>&1 &
   echo $! >"$RUN/$name.pid"
 }
@@ -178,7 +179,7 @@ install_crds() { # port
     for _ in $(seq 1 30); do
       curl -ksf -H "Authorization: Bearer $token" \
         "https://127.0.0.1:$1/apis/apiextensions.k8s.io/v1/customresourcedefinitions/$name" \
-        | grep -q '"type": *"Established", *"status": *"True"' && break
+        | tr -d ' \n' | grep -q '"type":"Established","status":"True"' && break
       sleep 1
     done
   done
