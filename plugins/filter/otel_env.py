@@ -244,16 +244,19 @@ def path_problem(lstat, parent=None, home=None, path=None, what="file", readable
     the owner made it so on purpose."""
     lstat = lstat or {}
     if lstat.get("exists"):
-        if lstat.get("islink") and readable is False:
+        if lstat.get("islnk") and readable is False:
             return (
                 "%s is a symbolic link to %s, which does not exist. It was left untouched. Create the target (for "
-                "example with your dotfile manager) or remove the link, then run again." % (path, lstat.get("lnk_source"))
+                "example with your dotfile manager) or remove the link, then run again."
+                % (path, lstat.get("lnk_source"))
             )
-        if lstat.get("islink"):
+        if lstat.get("islnk"):
             # The link itself is kept; its target (a dotfile manager's copy) is what gets written.
             return ""
         if not lstat.get("isreg"):
-            return "%s is not a regular file. It was left untouched; move it aside or fix the path, then run again." % path
+            return (
+                "%s is not a regular file. It was left untouched; move it aside or fix the path, then run again." % path
+            )
         if not (lstat.get("wusr") or lstat.get("wgrp") or lstat.get("woth")):
             return (
                 "%s is read-only (mode %s). It was left untouched. Make it writable (chmod u+w %s) or leave this %s "
@@ -288,19 +291,21 @@ def client_problems(settings):
         else:
             for shell in shells:
                 if shell not in _SHELLS:
-                    problems.append("client_shells: %r is not a shell this role writes; use bash, zsh or fish." % (shell,))
+                    problems.append(
+                        "client_shells: %r is not a shell this role writes; use bash, zsh or fish." % (shell,)
+                    )
     headers = settings.get("client_otlp_headers") or {}
     if isinstance(headers, dict):
-        for key, value in headers.items():
-            key = to_text(key)
+        for raw_key, raw_value in headers.items():
+            key, value = to_text(raw_key), to_text(raw_value)
             if not _KEY.match(key):
                 problems.append("client_otlp_headers: %r is not an HTTP header name (letters, digits, '-')." % key)
                 continue
-            value = to_text(value)
             if "\n" in value or "\r" in value:
                 problems.append(
                     "client_otlp_headers: the value of %s holds a line break, which would end the variable and "
-                    "inject new lines into profiles and requests. Remove the line break (the value was not written)." % key
+                    "inject new lines into profiles and requests. Remove the line break (the value was not written)."
+                    % key
                 )
             elif "," in value:
                 problems.append(

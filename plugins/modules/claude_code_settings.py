@@ -320,7 +320,7 @@ def parse(text, path):
         )
     if "env" in doc and not isinstance(doc["env"], dict):
         raise SettingsError(
-            "%s: the 'env' key must be a JSON object ({\"NAME\": \"value\"}) but is a %s. The file was left "
+            '%s: the \'env\' key must be a JSON object ({"NAME": "value"}) but is a %s. The file was left '
             "untouched; fix it or move it aside, then run again." % (path, type(doc["env"]).__name__)
         )
     return doc
@@ -365,7 +365,8 @@ def load_record(path):
     if not isinstance(record, dict) or record.get("version") != RECORD_VERSION:
         raise SettingsError(
             "the record %s is not one this module wrote (version %r). The settings file was left untouched. "
-            "Delete the record to start over, then run again." % (path, record.get("version") if isinstance(record, dict) else None)
+            "Delete the record to start over, then run again."
+            % (path, record.get("version") if isinstance(record, dict) else None)
         )
     base = empty_record()
     base.update(record)
@@ -409,7 +410,10 @@ def apply_changes(doc, params, record):
         wanted_env.update((k, env_value(v)) for k, v in params["secret_env"].items())
         wanted_settings = dict(params["settings"])
 
-    for container, wanted, entries, prefix in ((env, wanted_env, rec["env"], "env."), (new, wanted_settings, rec["settings"], "")):
+    for container, wanted, entries, prefix in (
+        (env, wanted_env, rec["env"], "env."),
+        (new, wanted_settings, rec["settings"], ""),
+    ):
         for key in [k for k in entries if k not in wanted]:
             take_back(container, key, entries.pop(key), report["restored"], report["removed"], report["kept"], prefix)
         for key, value in wanted.items():

@@ -168,7 +168,7 @@ def test_created_directories_are_recorded_in_the_block_and_only_they_go():
 
 
 def _stat(**kw):
-    base = {"exists": True, "isreg": True, "islink": False, "wusr": True, "wgrp": False, "woth": False, "mode": "0644"}
+    base = {"exists": True, "isreg": True, "islnk": False, "wusr": True, "wgrp": False, "woth": False, "mode": "0644"}
     base.update(kw)
     return base
 
@@ -180,7 +180,7 @@ def test_path_problems():
     home = {"exists": True, "path": "/h", "wusr": False, "wgrp": False, "woth": False, "mode": "0555"}
     msg = otel_env.path_problem({"exists": False}, {"exists": False}, home, "/h/.zshrc")
     assert "/h is read-only" in msg and "chmod u+w /h" in msg
-    link = _stat(islink=True, isreg=False, lnk_source="/h/dots/bashrc")
+    link = _stat(islnk=True, isreg=False, lnk_source="/h/dots/bashrc")
     assert otel_env.path_problem(link, path="/h/.bashrc", readable=True) == ""
     assert "/h/dots/bashrc, which does not exist" in otel_env.path_problem(link, path="/h/.bashrc", readable=False)
     assert "not a regular file" in otel_env.path_problem(_stat(isreg=False, isdir=True), path="/h/.bashrc")
