@@ -1,6 +1,7 @@
 # Two entry points for a fresh Debian-family machine:
 #   make up     install Ansible into .venv and run site.yml on the local inventory
 #   make test   the whole test suite: test bed, lint, sanity, pytest
+#   (make test-fast: the unit tier alone, no test bed)
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 PYTHON ?= python3
@@ -9,7 +10,7 @@ BIN := $(VENV)/bin
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: up client test venv venv-test testbed testbed-down lint sanity pytest clean
+.PHONY: up client test test-fast venv venv-test testbed testbed-down lint sanity pytest clean
 
 up: venv
 	$(BIN)/ansible-playbook site.yml $(ARGS)
@@ -18,6 +19,10 @@ client: venv
 	$(BIN)/ansible-playbook client.yml $(ARGS)
 
 test: venv-test testbed lint sanity pytest
+
+# The unit tier only (seconds): filters, module_utils, modules, dashboards' LogQL.
+test-fast: venv-test
+	$(BIN)/pytest -m unit -q $(PYTEST_ARGS)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

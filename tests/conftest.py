@@ -118,3 +118,15 @@ def opensearch(testbed):
     ):
         yield url
     shutil.rmtree(base, ignore_errors=True)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tiers by what a test needs: `unit` (Python only, tests/unit), `testbed` (the real
+    components: every test that uses the test bed fixture or lives under tests/integration)."""
+    unit = ROOT / "tests" / "unit"
+    for item in items:
+        path = Path(str(item.fspath)).resolve()
+        if unit in path.parents:
+            item.add_marker(pytest.mark.unit)
+        elif "testbed" in getattr(item, "fixturenames", ()) or (ROOT / "tests" / "integration") in path.parents:
+            item.add_marker(pytest.mark.testbed)
