@@ -90,8 +90,14 @@ def test_absent_leaves_a_settings_file_the_role_never_wrote(world, home):
 
 
 def test_absent_leaves_an_empty_settings_file_the_user_made(world, home):
-    write_settings(world, home, b"")
+    path = write_settings(world, home, b"")
     before = hashes(home)
+    res = play(world, client_state="absent")
+    assert res.rc == 0, res.explain()
+    assert hashes(home) == before
+    # Written into and taken back out: the user's empty file (and ~/.claude) are still there.
+    assert play(world).rc == 0
+    assert json.loads(path.read_text())["env"]["CLAUDE_CODE_ENABLE_TELEMETRY"] == "1"
     res = play(world, client_state="absent")
     assert res.rc == 0, res.explain()
     assert hashes(home) == before
