@@ -120,7 +120,8 @@ def _published(project: str) -> dict[str, set]:
 
 
 def test_prometheus_on_store_scrapes_the_collector_on_ingest(split):
-    prom = f"http://127.0.0.1:{split['store']['prometheus_port']}"
+    # Published on the bridge address: the collector on ingest pushes to it.
+    prom = f"http://{split['bridge']}:{split['store']['prometheus_port']}"
     target = f"{split['bridge']}:{split['ingest']['otel_collector_telemetry_port']}"
     up = procs.wait_for(
         lambda: procs.prom_scalar(prom, f'up{{job="otel-collector", instance="{target}"}}') == 1,
@@ -161,7 +162,8 @@ def test_a_client_finds_the_collector_host_and_reaches_prometheus(split):
         ["docker", "exec", client, "python3", "/tmp/send.py", "0.0375"], capture_output=True, text=True, check=False
     )
     assert out.returncode == 0 and out.stdout.strip() == "200", out.stdout + out.stderr
-    prom = f"http://127.0.0.1:{split['store']['prometheus_port']}"
+    # Published on the bridge address: the collector on ingest pushes to it.
+    prom = f"http://{split['bridge']}:{split['store']['prometheus_port']}"
     expr = f'sum(sum_over_time(claude_code_cost_usage_USD{{machine_name="{client}"}}[1h]))'
     got = procs.wait_for(
         lambda: (v := procs.prom_scalar(prom, expr)) is not None and abs(v - 0.0375) < 1e-9 and v,
