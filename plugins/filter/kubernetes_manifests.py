@@ -281,8 +281,9 @@ def _pod(opts, config_text):
         spec["nodeSelector"] = dict(opts["node_selector"])
     if opts["tolerations"]:
         spec["tolerations"] = copy.deepcopy(opts["tolerations"])
-    # A new config (or token) changes this annotation, so the pods roll.
-    digest = hashlib.sha256((config_text + opts["bearer_token"] + secret).encode("utf-8")).hexdigest()[:16]
+    # A new config (or TLS Secret) changes this annotation, so the pods roll.
+    # The token is left out: the collector re-reads its file when the Secret changes.
+    digest = hashlib.sha256((config_text + secret).encode("utf-8")).hexdigest()[:16]
     labels = _labels(opts, "collector")
     return {
         "metadata": {"labels": labels, "annotations": {"claude-code-observability/config-hash": digest}},
@@ -645,8 +646,10 @@ def _service_address(service, given):
 
 def kubernetes_connection_error(result, kubeconfig="", context=""):
     """A message naming the fix for a failed first call to the API server; '' when it succeeded."""
-    if not isinstance(result, dict) or not result.get("failed"):
+    # The task registers with failed_when: false, so a failure shows as a missing API list.
+    if isinstance(result, dict) and "apis" in result and not result.get("failed"):
         return ""
+    result = result if isinstance(result, dict) else {}
     text = " ".join(str(result.get(key) or "") for key in ("msg", "error", "reason", "exception"))
     where = "kubeconfig %s" % (kubeconfig or "~/.kube/config (or $K8S_AUTH_KUBECONFIG)")
     if context:
@@ -659,14 +662,17 @@ def kubernetes_connection_error(result, kubeconfig="", context=""):
             "the Python library 'kubernetes' is missing on the controller: pip install kubernetes "
             "(requirements.txt lists it). Details: %s" % text.strip()
         )
-    if (
-        any(
-            s in low
-            for s in ("no such file", "does not exist", "invalid kube-config", "no configuration found", "context")
+    if any(
+        s in low
+        for s in (
+            "no such file",
+            "does not exist",
+            "could not find or access",
+            "invalid kube-config",
+            "no configuration found",
+            "context",
         )
-        and ("kube" in low or "config" in low)
-        and not any(s in low for s in ("connection refused", "max retries", "timed out"))
-    ):
+    ) and not any(s in low for s in ("connection refused", "max retries", "timed out")):
         return (
             "cannot load the cluster credentials from %s: set kubernetes_kubeconfig to a readable kubeconfig file "
             "(and kubernetes_context to one of its contexts). Details: %s" % (where, text.strip())
@@ -695,6 +701,8 @@ def kubernetes_stale(found, desired, keep=None):
     stale = []
     for result in found or []:
         for obj in result.get("resources") or []:
+            if obj["metadata"].get("deletionTimestamp"):
+                continue  # already being deleted: a controller (or the garbage collector) finishes it
             key = (obj.get("kind") or result.get("item", {}).get("kind"), obj["metadata"]["name"])
             if key not in wanted:
                 stale.append(

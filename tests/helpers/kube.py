@@ -62,11 +62,20 @@ class Kube:
 
     def list(self, kind: str, namespace: str, selector: str = "") -> list[dict]:
         query = f"?labelSelector={urllib.request.quote(selector)}" if selector else ""
-        return self.request("GET", self.path(kind, namespace) + query)["items"]
+        found = self.request("GET", self.path(kind, namespace) + query)
+        return [] if found is None else found["items"]  # None: the kind is not served (its CRD is missing)
 
-    def everything(self, namespace: str) -> list[tuple[str, str]]:
-        """(kind, name) of every object of the kinds above in a namespace."""
-        return sorted((kind, o["metadata"]["name"]) for kind in NAMESPACED for o in self.list(kind, namespace))
+    def everything(self, namespace: str, deleting: bool = False) -> list[tuple[str, str]]:
+        """(kind, name) of every object of the kinds above in a namespace; with deleting=False, without the
+        objects whose deletion the API server accepted but a controller that does not run here would finish
+        (a PersistentVolumeClaim keeps its kubernetes.io/pvc-protection finalizer until kube-controller-manager
+        removes it)."""
+        return sorted(
+            (kind, o["metadata"]["name"])
+            for kind in NAMESPACED
+            for o in self.list(kind, namespace)
+            if deleting or not o["metadata"].get("deletionTimestamp")
+        )
 
     def create(self, obj: dict):
         ns = obj["metadata"].get("namespace")

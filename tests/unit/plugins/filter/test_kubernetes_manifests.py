@@ -263,12 +263,14 @@ def test_service_address_order():
 
 
 def test_connection_errors_name_the_fix():
-    ok = km.kubernetes_connection_error({"changed": False})
+    ok = km.kubernetes_connection_error({"changed": False, "apis": {}})
     assert ok == ""
     missing = km.kubernetes_connection_error(
         {"failed": True, "msg": "Invalid kube-config file. No configuration found."}, "/x"
     )
     assert "kubernetes_kubeconfig" in missing and "/x" in missing
+    absent = km.kubernetes_connection_error({"msg": "Could not find or access '/k' on the Ansible Controller."}, "/k")
+    assert "set kubernetes_kubeconfig to a readable kubeconfig file" in absent
     refused = km.kubernetes_connection_error(
         {"failed": True, "msg": "Max retries exceeded with url: /version (Connection refused)"}, "/x"
     )
