@@ -37,7 +37,8 @@ ensure_etcd() {
   command -v etcd >/dev/null && return 0
   [ "$(id -u)" = 0 ] || die "installing etcd-server needs root (run as root, or apt-get install etcd-server)"
   log "apt-get install etcd-server"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends etcd-server >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends etcd-server >/dev/null 2>&1 \
+    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends etcd-server >/dev/null; }
   # The package starts a system etcd on the default ports; ours uses its own.
   command -v etcd >/dev/null || die "etcd not found after installing etcd-server"
 }
