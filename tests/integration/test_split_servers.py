@@ -257,7 +257,9 @@ def _check_secured_render(tmp_path: Path, inv: Path) -> None:
     assert http["headers"] == {"Authorization": "${env:OPENSEARCH_AUTHORIZATION}"}
     password = (tmp_path / "s" / "opensearch" / "admin-password").read_text().strip()
     env = dict(
-        line.split("=", 1) for line in (tmp_path / "i" / "otel-collector" / "secrets.env").read_text().splitlines()
+        line.split("=", 1)
+        for line in (tmp_path / "i" / "otel-collector" / "secrets.env").read_text().splitlines()
+        if line and not line.startswith("#")
     )
     assert base64.b64decode(env["OPENSEARCH_AUTHORIZATION"].removeprefix("Basic ")).decode() == f"admin:{password}"
     assert oct((tmp_path / "i" / "otel-collector" / "secrets.env").stat().st_mode & 0o777) == "0o600"
