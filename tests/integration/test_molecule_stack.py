@@ -1,7 +1,6 @@
-"""The molecule scenarios of the server side: converge, idempotence, verify, destroy.
-
-stack: metrics only; opensearch: the OpenSearch flavour running for real;
-grafana: both flavours rendered (Loki and Grafana images are not obtainable here)."""
+"""The molecule scenario of the server side, as a user would run it: converge, idempotence,
+verify, destroy (metrics only; the flavours are covered by test_stack_opensearch.py and
+test_stack_flavours_render.py, which run the same site.yml)."""
 
 from __future__ import annotations
 
@@ -17,7 +16,7 @@ from helpers import procs
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("scenario", ["stack", "opensearch", "grafana"])
+@pytest.mark.parametrize("scenario", ["stack"])
 def test_molecule_scenario(testbed, tmp_path, scenario):
     name = f"cco-mol-{uuid.uuid4().hex[:6]}"
     env = {
