@@ -300,7 +300,7 @@ cmd_up() {
   local t0=$SECONDS
   mkdir -p "$CACHE"
   ensure_max_map_count
-  apt_install docker.io debootstrap unzip shellcheck
+  apt_install docker.io debootstrap unzip shellcheck zsh fish
   ensure_dockerd
   ensure_compose
   ensure_otelcol
