@@ -98,7 +98,9 @@ alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 start_etcd() {
   alive "$RUN/etcd.pid" && return 0
-  mkdir -p "$RUN/etcd"
+  # A fresh store at each start: the tests' namespaces cannot be finalized
+  # without a controller manager, so they would pile up across runs.
+  rm -rf "$RUN/etcd" && mkdir -p "$RUN/etcd"
   log "starting etcd on 127.0.0.1:$ETCD_CLIENT_PORT"
   nohup etcd --name testbed --data-dir "$RUN/etcd" \
     --listen-client-urls "http://127.0.0.1:$ETCD_CLIENT_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_CLIENT_PORT" \
