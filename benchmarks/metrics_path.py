@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The metrics path before and after, measured in one run on the test bed's real collector and
 Prometheus 3.5 (host processes):
 
@@ -229,7 +228,7 @@ def load_sessions(path, sessions: int, exports: int = 3):
 
 def latency(path, probes: int) -> list[float]:
     out = []
-    for _ in range(probes):
+    for _probe in range(probes):
         session = str(uuid.uuid4())
         t0 = time.monotonic()
         otlp.post(path.http, "metrics", typical_export(session, "lat", 0, time.time_ns()))

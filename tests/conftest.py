@@ -16,6 +16,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from helpers import procs  # noqa: E402
 
+# Fixtures shared by several test files.
+pytest_plugins = ["helpers.claude_cli"]
+
 
 def _env_file() -> Path:
     cache = os.environ.get("CLAUDE_OBS_CACHE") or os.path.join(

@@ -5,11 +5,8 @@ into a small OTLP/JSON sink. Proves that what the role writes is what Claude Cod
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -20,9 +17,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import client_otlp_sink  # noqa: E402
 from client_playbook import run_playbook, temp_users, write_inventory  # noqa: E402
 from helpers import procs  # noqa: E402
+from helpers.claude_cli import CLI_VERSION  # noqa: E402
 from stand_ins import messages_api  # noqa: E402
 
-CLI_VERSION = "2.1.330"  # the version the fixtures under shared/fixtures were captured with
 TOKEN = "obs-ingress-7d1e0c"
 MANAGED = Path("/etc/claude-code/managed-settings.json")
 
@@ -63,55 +60,6 @@ service:
       receivers: [otlp]
       exporters: [otlphttp]
 """
-
-
-def _cache() -> Path:
-    base = os.environ.get("CLAUDE_OBS_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "claude-code-observability"
-    )
-    return Path(base) / f"claude-cli-{CLI_VERSION}"
-
-
-@pytest.fixture(scope="module")
-def claude_bin():
-    """The native claude binary of the pinned version, installed from the npm registry once and
-    cached; linked into a directory every local user may enter."""
-    cache = _cache()
-    native = cache / "node_modules" / "@anthropic-ai" / "claude-code-linux-x64" / "claude"
-    if not native.exists():
-        npm = shutil.which("npm")
-        if npm is None:
-            pytest.fail("npm is needed to install the Claude Code CLI from the npm registry (apt-get install npm)")
-        cache.mkdir(parents=True, exist_ok=True)
-        proc = subprocess.run(
-            [
-                npm,
-                "install",
-                "--no-audit",
-                "--no-fund",
-                "--prefix",
-                str(cache),
-                f"@anthropic-ai/claude-code@{CLI_VERSION}",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        if proc.returncode != 0 or not native.exists():
-            pytest.fail(f"npm install of @anthropic-ai/claude-code@{CLI_VERSION} failed:\n{proc.stdout}\n{proc.stderr}")
-    version = subprocess.run([str(native), "--version"], capture_output=True, text=True, timeout=60, check=False).stdout
-    assert version.startswith(CLI_VERSION), version
-    shared = Path(tempfile.mkdtemp(prefix="claude-obs-cli-"))
-    os.chmod(shared, 0o755)
-    exe = shared / "claude"
-    try:
-        os.link(native, exe)
-    except OSError:
-        shutil.copy2(native, exe)
-    os.chmod(exe, 0o755)
-    yield exe
-    shutil.rmtree(shared, ignore_errors=True)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import client_otlp_sink  # noqa: E402
 from client_playbook import run_playbook, temp_users, write_inventory  # noqa: E402
-from integration.test_claude_cli_real import CLI_VERSION, claude_bin  # noqa: E402, F401
+from helpers.claude_cli import CLI_VERSION  # noqa: E402
 from stand_ins import messages_api  # noqa: E402
 
 TOKEN = "tok-login-5a1f"
@@ -22,7 +22,7 @@ TOKEN = "tok-login-5a1f"
 PROFILE = 'if [ -n "$BASH_VERSION" ] && [ -f "$HOME/.bashrc" ]; then . "$HOME/.bashrc"; fi\n'
 
 
-def test_cli_started_from_a_login_bash_sends_telemetry(claude_bin, tmp_path):  # noqa: F811
+def test_cli_started_from_a_login_bash_sends_telemetry(claude_bin, tmp_path):
     with client_otlp_sink.serve() as sink, messages_api.serve() as api, temp_users(1) as (user,):
         home = Path(user.pw_dir)
         skel = Path("/etc/skel")

@@ -112,7 +112,7 @@ def test_apply_is_stored_by_the_api_server_and_a_second_run_changes_nothing_no_p
     assert managers == {"claude-code-observability"}
     assert any(m["operation"] == "Apply" for m in deploy["metadata"]["managedFields"])  # server-side apply
 
-    _, again = k8s(inventory, role_vars(kube, cluster))
+    _proc, again = k8s(inventory, role_vars(kube, cluster))
     assert again["localhost"]["changed"] == 0, again
 
 
@@ -144,7 +144,7 @@ def test_absent_removes_exactly_what_it_made(kube, cluster, inventory):
     k8s(inventory, role_vars(kube, cluster, kubernetes_queue_storage="pvc"))
     assert kube.list("PersistentVolumeClaim", cluster, OWNER)
     assert len(kube.everything(cluster)) > len(before)
-    _, recap = k8s(inventory, role_vars(kube, cluster, kubernetes_state="absent"))
+    _proc, recap = k8s(inventory, role_vars(kube, cluster, kubernetes_state="absent"))
     assert recap["localhost"]["changed"] > 0
     assert kube.everything(cluster) == before
     # Only the claim is still there, marked deleted: its pvc-protection finalizer is kube-controller-manager's
@@ -155,7 +155,7 @@ def test_absent_removes_exactly_what_it_made(kube, cluster, inventory):
     assert claim["metadata"]["deletionTimestamp"] and claim["metadata"]["finalizers"] == [
         "kubernetes.io/pvc-protection"
     ]
-    _, again = k8s(inventory, role_vars(kube, cluster, kubernetes_state="absent"))
+    _proc, again = k8s(inventory, role_vars(kube, cluster, kubernetes_state="absent"))
     assert again["localhost"]["changed"] == 0
 
 
@@ -223,7 +223,7 @@ def test_dashboard_config_maps_hold_the_compose_files_json(kube, cluster, invent
 
 def test_wrong_kubeconfig_is_named(kube, cluster, inventory, tmp_path):
     missing = tmp_path / "nope" / "kubeconfig"
-    proc, _ = k8s(inventory, role_vars(kube, cluster, kubernetes_kubeconfig=str(missing)), check=False)
+    proc, _recap = k8s(inventory, role_vars(kube, cluster, kubernetes_kubeconfig=str(missing)), check=False)
     assert proc.returncode != 0
     assert "set kubernetes_kubeconfig to a readable kubeconfig file" in proc.stdout
     assert str(missing) in proc.stdout
@@ -234,7 +234,7 @@ def test_unreachable_api_server_is_named(kube, cluster, inventory, tmp_path):
     cfg["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{procs.free_port()}"
     path = tmp_path / "kubeconfig"
     path.write_text(yaml.safe_dump(cfg))
-    proc, _ = k8s(inventory, role_vars(kube, cluster, kubernetes_kubeconfig=str(path)), check=False)
+    proc, _recap = k8s(inventory, role_vars(kube, cluster, kubernetes_kubeconfig=str(path)), check=False)
     assert proc.returncode != 0
     assert "cannot reach the API server" in proc.stdout
 
@@ -243,13 +243,13 @@ def test_missing_crd_is_named(testbed, inventory):
     bare = kubehelp.Kube(testbed["KUBE_BARE_KUBECONFIG"])  # an API server without the prometheus-operator CRDs
     ns = bare.namespace()
     variables = role_vars(bare, ns)
-    proc, _ = k8s(inventory, variables, check=False)
+    proc, _recap = k8s(inventory, variables, check=False)
     assert proc.returncode != 0
     assert "does not serve ServiceMonitor" in proc.stdout
     assert "install the prometheus-operator CRDs" in proc.stdout
     assert bare.everything(ns) == []
     # without what needs them, the same cluster takes the rest
-    proc, _ = k8s(
+    proc, _recap = k8s(
         inventory,
         {
             **variables,
@@ -264,7 +264,7 @@ def test_missing_crd_is_named(testbed, inventory):
 def test_cert_manager_certificate_without_its_crd_is_named(kube, cluster, inventory):
     # No cert-manager CRD exists in the test bed: the Certificate itself is checked by the unit tests only.
     variables = role_vars(kube, cluster, kubernetes_tls_mode="cert_manager", kubernetes_tls_issuer_name="homelab-ca")
-    proc, _ = k8s(inventory, variables, check=False)
+    proc, _recap = k8s(inventory, variables, check=False)
     assert proc.returncode != 0
     assert "does not serve Certificate" in proc.stdout and "install cert-manager" in proc.stdout
 
@@ -279,7 +279,7 @@ def test_cert_manager_certificate_without_its_crd_is_named(kube, cluster, invent
 def test_prometheus_cr_without_what_the_metrics_need_is_named(kube, inventory, cr, field):
     ns = kube.namespace()
     kube.create(kubehelp.prometheus_cr(ns, **cr))
-    proc, _ = k8s(inventory, role_vars(kube, ns), check=False)
+    proc, _recap = k8s(inventory, role_vars(kube, ns), check=False)
     assert proc.returncode != 0
     assert field in proc.stdout and "prometheus.prometheusSpec." in proc.stdout
     assert kube.everything(ns) == [("Prometheus", "kps")]
@@ -314,7 +314,7 @@ def test_client_role_writes_the_service_address_into_a_clients_settings(kube, cl
     # what Cilium's LB IPAM (or MetalLB) does: the Service gets its address in its status
     kube.set_load_balancer_status(cluster, NAME, "192.0.2.77")
     with temp_users(1) as (user,):
-        proc, _ = playbook.run(
+        proc, _recap = playbook.run(
             "client.yml",
             {**variables, "client_users": [user.pw_name], "client_reachability_timeout": 1},
             "-i",

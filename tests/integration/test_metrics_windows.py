@@ -198,7 +198,7 @@ def test_recording_rules_hold_the_exact_window_totals(loaded, window):
             return set(want) == set(values) and all(abs(values[k] - v) <= 1e-9 for k, v in want.items())
 
         # The rule's newest evaluation may predate the last sample's arrival by a second.
-        for _ in range(20):
+        for _attempt in range(20):
             if settled():
                 break
             time.sleep(1)
