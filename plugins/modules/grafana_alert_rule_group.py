@@ -140,10 +140,6 @@ import re  # noqa: E402
 from ansible.module_utils.six import integer_types, string_types  # noqa: E402
 from ansible_collections.claude_code.observability.plugins.module_utils.api_client import quote_path  # noqa: E402
 from ansible_collections.claude_code.observability.plugins.module_utils.api_module import ApiModule  # noqa: E402
-from ansible_collections.claude_code.observability.plugins.module_utils.compare import (  # noqa: E402
-    equal,
-    make_diff,
-)
 
 # Grafana owns these; a task never sets them (uid is handled separately).
 SERVER_RULE_FIELDS = ("id", "updated", "provenance", "orgID", "folderUID", "ruleGroup")
@@ -249,14 +245,10 @@ def main():
             if not rule.get("title"):
                 api.fail("Rule %d of %s has no title. Nothing was changed." % (i, label))
 
-    current = api.call("read " + label, api.client.get, path, missing_ok=True)
+    current = api.read(label, path)
 
     if p["state"] == "absent":
-        if current is None:
-            api.exit(False)
-        if not api.check_mode:
-            api.call("delete " + label, api.client.delete, path)
-        api.exit(True, diff=make_diff(comparable(current, []), None, label))
+        api.ensure_absent(current, comparable(current, []), label, delete=lambda cur: api.delete(label, path))
 
     stored_rules = (current or {}).get("rules") or []
     locked = [r.get("title") for r in stored_rules if r.get("provenance") == "file"]
@@ -278,25 +270,28 @@ def main():
     keep_uids = [bool(r.get("uid")) for r in rules]
     desired = dict(title=group, folderUid=folder_uid, interval=interval, rules=rules)
 
-    before, after = comparable(current, keep_uids), comparable(desired, keep_uids)
-    if current is not None and equal(before, after):
-        api.exit(False, rule_group=current)
-    diff = make_diff(before, after, label)
-    if api.check_mode:
-        api.exit(True, diff=diff, rule_group=current)
+    def write(cur):
+        payload_rules = []
+        for given in rules:
+            rule = dict(given, folderUID=folder_uid, ruleGroup=group)
+            if not rule.get("uid"):
+                known = uid_by_title.get(rule["title"])
+                if known and known not in taken:
+                    rule["uid"] = known
+                    taken.add(known)
+            payload_rules.append(rule)
+        body = dict(desired, rules=payload_rules)
+        stored = api.call("%s %s" % ("update" if cur else "create", label), api.client.put, path, body=body)
+        return dict(rule_group=stored)
 
-    payload_rules = []
-    for given in rules:
-        rule = dict(given, folderUID=folder_uid, ruleGroup=group)
-        if not rule.get("uid"):
-            known = uid_by_title.get(rule["title"])
-            if known and known not in taken:
-                rule["uid"] = known
-                taken.add(known)
-        payload_rules.append(rule)
-    body = dict(desired, rules=payload_rules)
-    stored = api.call("%s %s" % ("update" if current else "create", label), api.client.put, path, body=body)
-    api.exit(True, diff=diff, rule_group=stored)
+    api.ensure_present(
+        current,
+        comparable(current, keep_uids),
+        comparable(desired, keep_uids),
+        label,
+        write,
+        result=dict(rule_group=current),
+    )
 
 
 if __name__ == "__main__":

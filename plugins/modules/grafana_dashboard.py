@@ -136,11 +136,7 @@ from ansible_collections.claude_code.observability.plugins.module_utils.api_clie
     quote_path,
 )
 from ansible_collections.claude_code.observability.plugins.module_utils.api_module import ApiModule  # noqa: E402
-from ansible_collections.claude_code.observability.plugins.module_utils.compare import (  # noqa: E402
-    equal,
-    make_diff,
-    strip_keys,
-)
+from ansible_collections.claude_code.observability.plugins.module_utils.compare import strip_keys  # noqa: E402
 
 # Grafana sets these on every save; they say nothing about what the dashboard shows.
 SERVER_FIELDS = ("id", "version", "iteration")
@@ -187,7 +183,7 @@ def load_dashboard(api, p):
 
 
 def read(api, uid):
-    return api.call("read dashboard %s" % uid, api.client.get, "api/dashboards/uid/" + quote_path(uid), missing_ok=True)
+    return api.read("dashboard %s" % uid, "api/dashboards/uid/" + quote_path(uid))
 
 
 def comparable(model, folder_uid):
@@ -227,59 +223,59 @@ def main():
     uid = model["uid"] if model else p["uid"]
     name = "dashboard %s" % uid
     current = read(api, uid)
+    cur_dash = (current or {}).get("dashboard")
+    cur_meta = (current or {}).get("meta") or {}
 
     if p["state"] == "absent":
-        if current is None:
-            api.exit(False, uid=uid)
-        if not api.check_mode:
-            api.call("delete " + name, api.client.delete, "api/dashboards/uid/" + quote_path(uid))
-        meta = current.get("meta") or {}
-        api.exit(True, diff=make_diff(comparable(current.get("dashboard"), meta.get("folderUid")), None, name), uid=uid)
+        api.ensure_absent(
+            current,
+            comparable(cur_dash, cur_meta.get("folderUid")),
+            name,
+            delete=lambda cur: api.delete(name, "api/dashboards/uid/" + quote_path(uid)),
+            result=dict(uid=uid),
+        )
 
-    cur_dash = (current or {}).get("dashboard")
-    cur_folder = ((current or {}).get("meta") or {}).get("folderUid") or ""
+    cur_folder = cur_meta.get("folderUid") or ""
     folder_uid = p["folder_uid"] if p["folder_uid"] is not None else cur_folder
     before = comparable(cur_dash, cur_folder) if current else None
     after = comparable(model, folder_uid)
-    if current is not None and equal(before, after):
-        api.exit(
-            False,
-            dashboard=cur_dash,
-            uid=uid,
-            folder_uid=cur_folder,
-            url=(current.get("meta") or {}).get("url"),
-        )
-    diff = make_diff(before, after, name)
-    if api.check_mode:
-        api.exit(True, diff=diff, dashboard=cur_dash, uid=uid, folder_uid=cur_folder if current else folder_uid)
 
-    to_save = dict(model)
-    to_save["id"] = cur_dash.get("id") if cur_dash else None
-    to_save["version"] = cur_dash.get("version") if cur_dash else None
-    to_save.pop("iteration", None)
-    body = dict(dashboard=to_save, overwrite=p["overwrite"], message=p["commit_message"])
-    if folder_uid:
-        body["folderUid"] = folder_uid
-    action = "%s %s" % ("update" if current else "create", name)
-    try:
-        answer = api.client.post("api/dashboards/db", body=body)
-    except ApiError as exc:
-        if exc.status == 412:
-            status = (exc.body or {}).get("status") if isinstance(exc.body, dict) else None
-            exc.hint = PRECONDITION_HINTS.get(status, "Grafana refused the save; nothing was written")
-            if status:
-                exc.reason = "%s (%s)" % (exc.reason, status)
-        api.fail_api(action, exc)
-    api.applied.append("%s saved" % name)
-    stored = read(api, uid) or {}
-    api.exit(
-        True,
-        diff=diff,
-        dashboard=stored.get("dashboard"),
-        uid=uid,
-        folder_uid=(stored.get("meta") or {}).get("folderUid", folder_uid),
-        url=(answer or {}).get("url"),
-        version=(answer or {}).get("version"),
+    def write(cur):
+        to_save = dict(model)
+        to_save["id"] = cur_dash.get("id") if cur_dash else None
+        to_save["version"] = cur_dash.get("version") if cur_dash else None
+        to_save.pop("iteration", None)
+        body = dict(dashboard=to_save, overwrite=p["overwrite"], message=p["commit_message"])
+        if folder_uid:
+            body["folderUid"] = folder_uid
+        action = "%s %s" % ("update" if cur else "create", name)
+        try:
+            answer = api.client.post("api/dashboards/db", body=body)
+        except ApiError as exc:
+            if exc.status == 412:
+                status = (exc.body or {}).get("status") if isinstance(exc.body, dict) else None
+                exc.hint = PRECONDITION_HINTS.get(status, "Grafana refused the save; nothing was written")
+                if status:
+                    exc.reason = "%s (%s)" % (exc.reason, status)
+            api.fail_api(action, exc)
+        api.applied.append("%s saved" % name)
+        stored = read(api, uid) or {}
+        return dict(
+            dashboard=stored.get("dashboard"),
+            uid=uid,
+            folder_uid=(stored.get("meta") or {}).get("folderUid", folder_uid),
+            url=(answer or {}).get("url"),
+            version=(answer or {}).get("version"),
+        )
+
+    api.ensure_present(
+        current,
+        before,
+        after,
+        name,
+        write,
+        result=dict(dashboard=cur_dash, uid=uid, folder_uid=cur_folder, url=cur_meta.get("url")),
+        check_result=dict(dashboard=cur_dash, uid=uid, folder_uid=cur_folder if current else folder_uid),
     )
 
 

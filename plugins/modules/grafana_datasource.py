@@ -161,10 +161,6 @@ diff:
 from ansible.module_utils.common.text.converters import to_text  # noqa: E402
 from ansible_collections.claude_code.observability.plugins.module_utils.api_client import quote_path  # noqa: E402
 from ansible_collections.claude_code.observability.plugins.module_utils.api_module import ApiModule  # noqa: E402
-from ansible_collections.claude_code.observability.plugins.module_utils.compare import (  # noqa: E402
-    equal,
-    make_diff,
-)
 
 API = "api/datasources"
 
@@ -217,23 +213,22 @@ def main():
     secrets = dict((k, to_text(v)) for k, v in p["secure_json_data"].items() if v is not None)
 
     if uid:
-        current = api.call("read " + label, api.client.get, API + "/uid/" + quote_path(uid), missing_ok=True)
+        current = api.read(label, API + "/uid/" + quote_path(uid))
     else:
-        current = api.call("read " + label, api.client.get, API + "/name/" + quote_path(name), missing_ok=True)
+        current = api.read(label, API + "/name/" + quote_path(name))
 
     if p["state"] == "absent":
-        if current is None:
-            api.exit(False, secrets_sent=False)
-        if not api.check_mode:
-            api.call("delete " + label, api.client.delete, API + "/uid/" + quote_path(current["uid"]))
-        stored_fields = set_secret_fields(current)
-        api.exit(True, diff=make_diff(comparable(current, True, stored_fields), None, label), secrets_sent=False)
+        api.ensure_absent(
+            current,
+            comparable(current, True, set_secret_fields(current)),
+            label,
+            delete=lambda cur: api.delete(label, API + "/uid/" + quote_path(cur["uid"])),
+            result=dict(secrets_sent=False),
+        )
 
     if current is None and uid:
         # A second read, only on creation: a name clash would otherwise surface as a bare 409.
-        other = api.call(
-            "read data source %s" % name, api.client.get, API + "/name/" + quote_path(name), missing_ok=True
-        )
+        other = api.read("data source %s" % name, API + "/name/" + quote_path(name))
         if other is not None:
             api.fail(
                 "A data source named %s already exists with uid %s, not %s. Nothing was changed: set uid to %s, "
@@ -264,23 +259,28 @@ def main():
     before = comparable(current, bool(uid), stored_fields)
     # Grafana keeps secret fields a write does not mention, so the desired set is a union.
     after = comparable(body, bool(uid), stored_fields | set(secrets))
-    push_secrets = bool(secrets) and p["update_secure_json_data"] == "always"
-    if current is not None and equal(before, after) and not push_secrets:
-        api.exit(False, datasource=current, secrets_sent=False)
-    diff = make_diff(before, after, label)
-    if api.check_mode:
-        api.exit(True, diff=diff, datasource=current, secrets_sent=False)
 
-    if secrets:
-        body["secureJsonData"] = secrets
-    if current is None:
-        answer = api.call("create " + label, api.client.post, API, body=body)
-    else:
-        # Grafana's update keeps the uid only when it is sent again.
-        body.setdefault("uid", current["uid"])
-        body["version"] = current.get("version")
-        answer = api.call("update " + label, api.client.put, API + "/uid/" + quote_path(current["uid"]), body=body)
-    api.exit(True, diff=diff, datasource=(answer or {}).get("datasource"), secrets_sent=bool(secrets))
+    def write(cur):
+        if secrets:
+            body["secureJsonData"] = secrets
+        if cur is None:
+            answer = api.call("create " + label, api.client.post, API, body=body)
+        else:
+            # Grafana's update keeps the uid only when it is sent again.
+            body.setdefault("uid", cur["uid"])
+            body["version"] = cur.get("version")
+            answer = api.call("update " + label, api.client.put, API + "/uid/" + quote_path(cur["uid"]), body=body)
+        return dict(datasource=(answer or {}).get("datasource"), secrets_sent=bool(secrets))
+
+    api.ensure_present(
+        current,
+        before,
+        after,
+        label,
+        write,
+        result=dict(datasource=current, secrets_sent=False),
+        force=bool(secrets) and p["update_secure_json_data"] == "always",
+    )
 
 
 if __name__ == "__main__":

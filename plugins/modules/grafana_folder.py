@@ -88,7 +88,6 @@ diff:
 
 from ansible_collections.claude_code.observability.plugins.module_utils.api_client import quote_path  # noqa: E402
 from ansible_collections.claude_code.observability.plugins.module_utils.api_module import ApiModule  # noqa: E402
-from ansible_collections.claude_code.observability.plugins.module_utils.compare import make_diff  # noqa: E402
 
 API = "api/folders"
 
@@ -116,45 +115,37 @@ def main():
     uid = p["uid"]
     path = API + "/" + quote_path(uid)
     name = "folder %s" % uid
-    current = api.call("read " + name, api.client.get, path, missing_ok=True)
+    current = api.read(name, path)
 
     if p["state"] == "absent":
-        if current is None:
-            api.exit(False)
-        if not api.check_mode:
-            api.call("delete " + name, api.client.delete, path)
-        api.exit(True, diff=make_diff(comparable(current, True), None, name))
+        api.ensure_absent(current, comparable(current, True), name, delete=lambda cur: api.delete(name, path))
 
     manage_parent = p["parent_uid"] is not None
     desired = {"uid": uid, "title": p["title"]}
     if manage_parent:
         desired["parentUid"] = p["parent_uid"]
-    before, after = comparable(current, manage_parent), desired
-    if before == after:
-        api.exit(False, folder=current)
-    diff = make_diff(before, after, name)
-    if api.check_mode:
-        api.exit(True, diff=diff, folder=current)
+    before = comparable(current, manage_parent)
 
-    if current is None:
-        body = dict(uid=uid, title=p["title"])
-        if p["parent_uid"]:
-            body["parentUid"] = p["parent_uid"]
-        stored = api.call("create " + name, api.client.post, API, body=body)
-        api.exit(True, diff=diff, folder=stored)
+    def write(cur):
+        if cur is None:
+            body = dict(uid=uid, title=p["title"])
+            if p["parent_uid"]:
+                body["parentUid"] = p["parent_uid"]
+            return dict(folder=api.call("create " + name, api.client.post, API, body=body))
+        stored = cur
+        if before["title"] != desired["title"]:
+            stored = api.call(
+                "rename " + name,
+                api.client.put,
+                path,
+                body=dict(title=p["title"], version=cur.get("version"), overwrite=False),
+            )
+            api.applied.append("%s renamed" % name)
+        if manage_parent and before["parentUid"] != desired["parentUid"]:
+            stored = api.call("move " + name, api.client.post, path + "/move", body=dict(parentUid=p["parent_uid"]))
+        return dict(folder=stored)
 
-    stored = current
-    if before["title"] != after["title"]:
-        stored = api.call(
-            "rename " + name,
-            api.client.put,
-            path,
-            body=dict(title=p["title"], version=current.get("version"), overwrite=False),
-        )
-        api.applied.append("%s renamed" % name)
-    if manage_parent and before["parentUid"] != after["parentUid"]:
-        stored = api.call("move " + name, api.client.post, path + "/move", body=dict(parentUid=p["parent_uid"]))
-    api.exit(True, diff=diff, folder=stored)
+    api.ensure_present(current, before, desired, name, write, result=dict(folder=current))
 
 
 if __name__ == "__main__":

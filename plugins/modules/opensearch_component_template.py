@@ -96,11 +96,7 @@ diff:
 """
 
 from ansible_collections.claude_code.observability.plugins.module_utils.api_client import quote_path  # noqa: E402
-from ansible_collections.claude_code.observability.plugins.module_utils.compare import (  # noqa: E402
-    drop_none,
-    equal,
-    make_diff,
-)
+from ansible_collections.claude_code.observability.plugins.module_utils.compare import drop_none  # noqa: E402
 from ansible_collections.claude_code.observability.plugins.module_utils.opensearch import (  # noqa: E402
     OpenSearchModule,
     normalize_template,
@@ -118,12 +114,7 @@ def comparable(body):
 
 
 def read(osm, name):
-    found = osm.call(
-        "read component template %s" % name,
-        osm.client.get,
-        "_component_template/" + quote_path(name),
-        missing_ok=True,
-    )
+    found = osm.read("component template %s" % name, "_component_template/" + quote_path(name))
     for item in (found or {}).get("component_templates", []):
         if item.get("name") == name:
             return item.get("component_template")
@@ -144,30 +135,23 @@ def main():
     p = osm.params
     name = p["name"]
     current = read(osm, name)
+    path = "_component_template/" + quote_path(name)
 
     if p["state"] == "absent":
-        if current is None:
-            osm.exit(False)
-        if not osm.check_mode:
-            osm.call(
-                "delete component template %s" % name, osm.client.delete, "_component_template/" + quote_path(name)
-            )
-        osm.exit(True, diff=make_diff(comparable(current), None, name))
+        osm.ensure_absent(
+            current, comparable(current), name, delete=lambda cur: osm.delete("component template %s" % name, path)
+        )
 
     desired = drop_none(dict(template=p["template"], version=p["version"], _meta=p["meta"]))
-    before, after = comparable(current), comparable(desired)
-    if current is not None and equal(before, after):
-        osm.exit(False, component_template=current)
-    if osm.check_mode:
-        osm.exit(True, diff=make_diff(before, after, name), component_template=current)
-    osm.call(
-        "%s component template %s" % ("update" if current else "create", name),
-        osm.client.put,
-        "_component_template/" + quote_path(name),
-        body=desired,
+
+    def write(cur):
+        osm.call("%s component template %s" % ("update" if cur else "create", name), osm.client.put, path, body=desired)
+        osm.applied.append("component template %s written" % name)
+        return dict(component_template=read(osm, name))
+
+    osm.ensure_present(
+        current, comparable(current), comparable(desired), name, write, result=dict(component_template=current)
     )
-    osm.applied.append("component template %s written" % name)
-    osm.exit(True, diff=make_diff(before, after, name), component_template=read(osm, name))
 
 
 if __name__ == "__main__":

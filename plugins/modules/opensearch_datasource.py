@@ -132,7 +132,6 @@ import time  # noqa: E402
 
 from ansible.module_utils.common.text.converters import to_text  # noqa: E402
 from ansible_collections.claude_code.observability.plugins.module_utils.api_client import quote_path  # noqa: E402
-from ansible_collections.claude_code.observability.plugins.module_utils.compare import make_diff  # noqa: E402
 from ansible_collections.claude_code.observability.plugins.module_utils.opensearch import OpenSearchModule  # noqa: E402
 
 API = "_plugins/_query/_datasources"
@@ -160,7 +159,7 @@ def comparable(ds):
 def read(osm, name, attempts=1):
     """GET one data source; the plugin may answer 404 for a moment right after a write."""
     for attempt in range(attempts):
-        found = osm.call("read data source %s" % name, osm.client.get, API + "/" + quote_path(name), missing_ok=True)
+        found = osm.read("data source %s" % name, API + "/" + quote_path(name))
         if found is not None or attempt == attempts - 1:
             return found
         time.sleep(0.5)
@@ -196,11 +195,13 @@ def main():
     current = read(osm, name)
 
     if p["state"] == "absent":
-        if current is None:
-            osm.exit(False, secrets_sent=False)
-        if not osm.check_mode:
-            osm.call("delete data source %s" % name, osm.client.delete, API + "/" + quote_path(name))
-        osm.exit(True, diff=make_diff(comparable(current), None, name), secrets_sent=False)
+        osm.ensure_absent(
+            current,
+            comparable(current),
+            name,
+            delete=lambda cur: osm.delete("data source %s" % name, API + "/" + quote_path(name)),
+            result=dict(secrets_sent=False),
+        )
 
     body = dict(
         name=name,
@@ -217,20 +218,24 @@ def main():
             "Data source %s uses connector %s; the connector of a data source cannot be changed. "
             "Nothing was changed: delete it (state=absent) and create it again." % (name, before["connector"])
         )
-    push_secrets = bool(secrets) and p["update_secret_properties"] == "always"
-    if current is not None and before == after and not push_secrets:
-        osm.exit(False, datasource=current, secrets_sent=False)
-    diff = make_diff(before, after, name)
-    if osm.check_mode:
-        osm.exit(True, diff=diff, datasource=current, secrets_sent=False)
 
-    if current is None:
-        osm.call("create data source %s" % name, osm.client.post, API, body=body)
-    else:
-        osm.call("update data source %s" % name, osm.client.put, API, body=body)
-    osm.applied.append("data source %s written" % name)
-    stored = read(osm, name, attempts=10)
-    osm.exit(True, diff=diff, datasource=stored, secrets_sent=bool(secrets))
+    def write(cur):
+        if cur is None:
+            osm.call("create data source %s" % name, osm.client.post, API, body=body)
+        else:
+            osm.call("update data source %s" % name, osm.client.put, API, body=body)
+        osm.applied.append("data source %s written" % name)
+        return dict(datasource=read(osm, name, attempts=10), secrets_sent=bool(secrets))
+
+    osm.ensure_present(
+        current,
+        before,
+        after,
+        name,
+        write,
+        result=dict(datasource=current, secrets_sent=False),
+        force=bool(secrets) and p["update_secret_properties"] == "always",
+    )
 
 
 if __name__ == "__main__":

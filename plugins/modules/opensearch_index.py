@@ -111,7 +111,6 @@ from ansible_collections.claude_code.observability.plugins.module_utils.compare 
     differences,
     drop_none,
     is_subset,
-    make_diff,
     normalize_scalars,
 )
 from ansible_collections.claude_code.observability.plugins.module_utils.opensearch import (  # noqa: E402
@@ -146,7 +145,7 @@ def type_conflicts(desired_props, current_props, path=""):
 
 
 def read(osm, name):
-    found = osm.call("read index %s" % name, osm.client.get, quote_path(name), missing_ok=True)
+    found = osm.read("index %s" % name, quote_path(name))
     if not found:
         return None
     if name not in found:
@@ -174,25 +173,29 @@ def main():
     current = read(osm, name)
 
     if p["state"] == "absent":
-        if current is None:
-            osm.exit(False)
-        if not osm.check_mode:
-            osm.call("delete index %s" % name, osm.client.delete, quote_path(name))
-        osm.exit(True, diff=make_diff({"index": name}, None, name))
+        osm.ensure_absent(
+            current, {"index": name}, name, delete=lambda cur: osm.delete("index %s" % name, quote_path(name))
+        )
 
     if current is None:
-        body = drop_none(dict(settings=p["settings"], mappings=p["mappings"], aliases=p["aliases"]))
-        after = dict(
-            settings=normalize_index_settings(p["settings"]),
-            mappings=normalize_mappings(p["mappings"]),
-            aliases=normalize_scalars(p["aliases"] or {}),
+        # A new index takes its settings, mappings and aliases in one call.
+        def create(cur):
+            body = drop_none(dict(settings=p["settings"], mappings=p["mappings"], aliases=p["aliases"]))
+            osm.call("create index %s" % name, osm.client.put, quote_path(name), body=body)
+            osm.applied.append("index %s created" % name)
+            return dict(index=read(osm, name))
+
+        osm.ensure_present(
+            None,
+            None,
+            dict(
+                settings=normalize_index_settings(p["settings"]),
+                mappings=normalize_mappings(p["mappings"]),
+                aliases=normalize_scalars(p["aliases"] or {}),
+            ),
+            name,
+            create,
         )
-        diff = make_diff(None, after, name)
-        if osm.check_mode:
-            osm.exit(True, diff=diff)
-        osm.call("create index %s" % name, osm.client.put, quote_path(name), body=body)
-        osm.applied.append("index %s created" % name)
-        osm.exit(True, diff=diff, index=read(osm, name))
 
     # The index exists: work out what differs, refuse what cannot change in place, then apply.
     have_settings = normalize_index_settings(current.get("settings"))
@@ -229,39 +232,42 @@ def main():
         changes["mappings"] = mapping_paths
     if alias_changes:
         changes["aliases"] = alias_changes
-    if not changes:
-        osm.exit(False, index=current, changes={})
 
-    before = dict(
-        settings=dict((k, have_settings.get(k)) for k in sorted(want_settings)),
-        mappings=have_map,
-        aliases=dict((a, have_aliases.get(a)) for a in sorted(want_aliases)),
+    def update(cur):
+        if setting_changes:
+            osm.call(
+                "update settings of index %s" % name,
+                osm.client.put,
+                quote_path(name) + "/_settings",
+                body=setting_changes,
+            )
+            osm.applied.append("settings %s" % ", ".join(sorted(setting_changes)))
+        if mapping_paths:
+            osm.call(
+                "update mappings of index %s" % name,
+                osm.client.put,
+                quote_path(name) + "/_mapping",
+                body=p["mappings"],
+            )
+            osm.applied.append("mappings")
+        if alias_changes:
+            actions = [{"add": dict(p["aliases"][a] or {}, index=name, alias=a)} for a in alias_changes]
+            osm.call("add aliases to index %s" % name, osm.client.post, "_aliases", body={"actions": actions})
+        return dict(index=read(osm, name), changes=changes)
+
+    osm.ensure_present(
+        current,
+        dict(
+            settings=dict((k, have_settings.get(k)) for k in sorted(want_settings)),
+            mappings=have_map,
+            aliases=dict((a, have_aliases.get(a)) for a in sorted(want_aliases)),
+        ),
+        dict(settings=want_settings, mappings=deep_merge(have_map, want_map), aliases=want_aliases),
+        name,
+        update,
+        differs=bool(changes),
+        result=dict(index=current, changes=changes),
     )
-    after = dict(settings=want_settings, mappings=deep_merge(have_map, want_map), aliases=want_aliases)
-    diff = make_diff(before, after, name)
-    if osm.check_mode:
-        osm.exit(True, diff=diff, index=current, changes=changes)
-
-    if setting_changes:
-        osm.call(
-            "update settings of index %s" % name,
-            osm.client.put,
-            quote_path(name) + "/_settings",
-            body=setting_changes,
-        )
-        osm.applied.append("settings %s" % ", ".join(sorted(setting_changes)))
-    if mapping_paths:
-        osm.call(
-            "update mappings of index %s" % name,
-            osm.client.put,
-            quote_path(name) + "/_mapping",
-            body=p["mappings"],
-        )
-        osm.applied.append("mappings")
-    if alias_changes:
-        actions = [{"add": dict(p["aliases"][a] or {}, index=name, alias=a)} for a in alias_changes]
-        osm.call("add aliases to index %s" % name, osm.client.post, "_aliases", body={"actions": actions})
-    osm.exit(True, diff=diff, index=read(osm, name), changes=changes)
 
 
 if __name__ == "__main__":

@@ -107,11 +107,7 @@ diff:
 """
 
 from ansible_collections.claude_code.observability.plugins.module_utils.api_client import quote_path  # noqa: E402
-from ansible_collections.claude_code.observability.plugins.module_utils.compare import (  # noqa: E402
-    drop_none,
-    equal,
-    make_diff,
-)
+from ansible_collections.claude_code.observability.plugins.module_utils.compare import drop_none  # noqa: E402
 from ansible_collections.claude_code.observability.plugins.module_utils.opensearch import (  # noqa: E402
     OpenSearchModule,
     normalize_template,
@@ -138,9 +134,7 @@ def comparable(body):
 
 
 def read(osm, name):
-    found = osm.call(
-        "read index template %s" % name, osm.client.get, "_index_template/" + quote_path(name), missing_ok=True
-    )
+    found = osm.read("index template %s" % name, "_index_template/" + quote_path(name))
     for item in (found or {}).get("index_templates", []):
         if item.get("name") == name:
             return item.get("index_template")
@@ -165,13 +159,12 @@ def main():
     p = osm.params
     name = p["name"]
     current = read(osm, name)
+    path = "_index_template/" + quote_path(name)
 
     if p["state"] == "absent":
-        if current is None:
-            osm.exit(False)
-        if not osm.check_mode:
-            osm.call("delete index template %s" % name, osm.client.delete, "_index_template/" + quote_path(name))
-        osm.exit(True, diff=make_diff(comparable(current), None, name))
+        osm.ensure_absent(
+            current, comparable(current), name, delete=lambda cur: osm.delete("index template %s" % name, path)
+        )
 
     desired = drop_none(
         dict(
@@ -184,19 +177,15 @@ def main():
             data_stream=p["data_stream"],
         )
     )
-    before, after = comparable(current), comparable(desired)
-    if current is not None and equal(before, after):
-        osm.exit(False, index_template=current)
-    if osm.check_mode:
-        osm.exit(True, diff=make_diff(before, after, name), index_template=current)
-    osm.call(
-        "%s index template %s" % ("update" if current else "create", name),
-        osm.client.put,
-        "_index_template/" + quote_path(name),
-        body=desired,
+
+    def write(cur):
+        osm.call("%s index template %s" % ("update" if cur else "create", name), osm.client.put, path, body=desired)
+        osm.applied.append("index template %s written" % name)
+        return dict(index_template=read(osm, name))
+
+    osm.ensure_present(
+        current, comparable(current), comparable(desired), name, write, result=dict(index_template=current)
     )
-    osm.applied.append("index template %s written" % name)
-    osm.exit(True, diff=make_diff(before, after, name), index_template=read(osm, name))
 
 
 if __name__ == "__main__":

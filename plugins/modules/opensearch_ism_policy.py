@@ -103,7 +103,6 @@ import copy  # noqa: E402
 from ansible_collections.claude_code.observability.plugins.module_utils.api_client import ApiError, quote_path  # noqa: E402
 from ansible_collections.claude_code.observability.plugins.module_utils.compare import (  # noqa: E402
     differences,
-    make_diff,
     normalize_scalars,
     strip_keys,
 )
@@ -164,49 +163,56 @@ def main():
     p = osm.params
     pid = p["policy_id"]
     path = API + quote_path(pid)
-    found = osm.call("read ISM policy %s" % pid, osm.client.get, path, missing_ok=True)
+    found = osm.read("ISM policy %s" % pid, path)
     current = found.get("policy") if found else None
 
     if p["state"] == "absent":
-        if current is None:
-            osm.exit(False)
-        if not osm.check_mode:
-            osm.call("delete ISM policy %s" % pid, osm.client.delete, path)
-        osm.exit(True, diff=make_diff(diff_view(normalize_policy(current)), None, pid))
+        osm.ensure_absent(
+            current,
+            diff_view(normalize_policy(current)),
+            pid,
+            delete=lambda cur: osm.delete("ISM policy %s" % pid, path),
+        )
 
     desired = normalize_policy(p["policy"])
     before = normalize_policy(current)
-    diff = make_diff(diff_view(before), desired, pid)
-    if current is not None:
-        changes = policy_differences(desired, before)
-        if not changes:
-            osm.exit(False, policy=current, seq_no=found.get("_seq_no"), primary_term=found.get("_primary_term"))
-    if osm.check_mode:
-        osm.exit(True, diff=diff, policy=current)
 
-    query = None
-    if current is not None:
-        query = {"if_seq_no": found.get("_seq_no"), "if_primary_term": found.get("_primary_term")}
-    try:
-        written = osm.client.put(path, body={"policy": p["policy"]}, query=query)
-    except ApiError as exc:
-        if exc.status == 409:
-            osm.fail(
-                "ISM policy %s was changed by someone else between this module's read and its write "
-                "(version conflict on if_seq_no=%s, if_primary_term=%s); nothing was written. "
-                "Run the task again to apply the desired policy over the new version."
-                % (pid, query and query["if_seq_no"], query and query["if_primary_term"]),
-                error=exc.to_result(),
-            )
-        osm.fail_api("%s ISM policy %s" % ("update" if current else "create", pid), exc)
-    stored = (written or {}).get("policy") or {}
-    stored = stored.get("policy", stored)
-    osm.exit(
-        True,
-        diff=diff,
-        policy=stored,
-        seq_no=(written or {}).get("_seq_no"),
-        primary_term=(written or {}).get("_primary_term"),
+    def write(cur):
+        query = None
+        if cur is not None:
+            query = {"if_seq_no": found.get("_seq_no"), "if_primary_term": found.get("_primary_term")}
+        try:
+            written = osm.client.put(path, body={"policy": p["policy"]}, query=query)
+        except ApiError as exc:
+            if exc.status == 409:
+                osm.fail(
+                    "ISM policy %s was changed by someone else between this module's read and its write "
+                    "(version conflict on if_seq_no=%s, if_primary_term=%s); nothing was written. "
+                    "Run the task again to apply the desired policy over the new version."
+                    % (pid, query and query["if_seq_no"], query and query["if_primary_term"]),
+                    error=exc.to_result(),
+                )
+            osm.fail_api("%s ISM policy %s" % ("update" if cur else "create", pid), exc)
+        stored = (written or {}).get("policy") or {}
+        stored = stored.get("policy", stored)
+        return dict(
+            policy=stored,
+            seq_no=(written or {}).get("_seq_no"),
+            primary_term=(written or {}).get("_primary_term"),
+        )
+
+    osm.ensure_present(
+        current,
+        diff_view(before),
+        desired,
+        pid,
+        write,
+        # Contained, not equal: the plugin fills in defaults the task may leave out.
+        differs=current is None or bool(policy_differences(desired, before)),
+        result=dict(
+            policy=current, seq_no=(found or {}).get("_seq_no"), primary_term=(found or {}).get("_primary_term")
+        ),
+        check_result=dict(policy=current),
     )
 
 

@@ -270,17 +270,6 @@ def describe_errors(errors):
     return "; ".join(lines)
 
 
-def make_objects_diff(current, desired, changed, label):
-    before = dict((k, comparable_object(current[k])) for k in changed if k in current)
-    after = dict((k, comparable_object(desired[k])) for k in changed)
-    return dict(
-        before=to_text_block(before),
-        after=to_text_block(after),
-        before_header="saved objects in %s (current)" % label,
-        after_header="saved objects in %s (desired)" % label,
-    )
-
-
 def main():
     osm = OsdModule(
         dict(
@@ -353,43 +342,49 @@ def main():
         else:
             updated.append(key)
     result = dict(created=created, updated=updated, unchanged=unchanged, workspace_id=workspace_id)
-    if not created and not updated:
-        osm.exit(False, **result)
-
     changed_keys = created + updated
-    diff = make_objects_diff(current, desired, changed_keys, label)
-    if osm.check_mode:
-        osm.exit(True, diff=diff, **result)
 
-    upload = "".join(json.dumps(desired[k], sort_keys=True) + "\n" for k in changed_keys)
-    try:
-        answer = post_multipart(
-            osm.client,
-            prefix + "api/saved_objects/_import",
-            "file",
-            UPLOAD_NAME,
-            upload,
-            query={"overwrite": "true"},
-        )
-    except ApiError as exc:
-        osm.fail_api("import %d saved objects into %s" % (len(changed_keys), label), exc)
-    answer = answer if isinstance(answer, dict) else {}
-    imported = [object_key(r) for r in answer.get("successResults") or []]
-    if answer.get("errors") or not answer.get("success"):
-        osm.module.fail_json(
-            msg="The import into %s reported errors for %d of %d objects: %s.%s"
-            % (
-                label,
-                len(answer.get("errors") or []),
-                len(changed_keys),
-                describe_errors(answer.get("errors")) or to_text(json.dumps(answer))[:500],
-                " Imported anyway: %s." % ", ".join(imported) if imported else " Nothing was imported.",
-            ),
-            changed=bool(imported),
-            import_result=answer,
-            **result,
-        )
-    osm.exit(True, diff=diff, import_result=answer, **result)
+    def write(cur):
+        upload = "".join(json.dumps(desired[k], sort_keys=True) + "\n" for k in changed_keys)
+        try:
+            answer = post_multipart(
+                osm.client,
+                prefix + "api/saved_objects/_import",
+                "file",
+                UPLOAD_NAME,
+                upload,
+                query={"overwrite": "true"},
+            )
+        except ApiError as exc:
+            osm.fail_api("import %d saved objects into %s" % (len(changed_keys), label), exc)
+        answer = answer if isinstance(answer, dict) else {}
+        imported = [object_key(r) for r in answer.get("successResults") or []]
+        if answer.get("errors") or not answer.get("success"):
+            osm.module.fail_json(
+                msg="The import into %s reported errors for %d of %d objects: %s.%s"
+                % (
+                    label,
+                    len(answer.get("errors") or []),
+                    len(changed_keys),
+                    describe_errors(answer.get("errors")) or to_text(json.dumps(answer))[:500],
+                    " Imported anyway: %s." % ", ".join(imported) if imported else " Nothing was imported.",
+                ),
+                changed=bool(imported),
+                import_result=answer,
+                **result,
+            )
+        return dict(result, import_result=answer)
+
+    # Only the objects that differ are shown, keyed by "type/id".
+    osm.ensure_present(
+        current,
+        dict((k, comparable_object(current[k])) for k in changed_keys if k in current),
+        dict((k, comparable_object(desired[k])) for k in changed_keys),
+        "saved objects in %s" % label,
+        write,
+        differs=bool(changed_keys),
+        result=result,
+    )
 
 
 if __name__ == "__main__":

@@ -112,10 +112,6 @@ diff:
 """
 
 from ansible_collections.claude_code.observability.plugins.module_utils.api_client import quote_path  # noqa: E402
-from ansible_collections.claude_code.observability.plugins.module_utils.compare import (  # noqa: E402
-    equal,
-    make_diff,
-)
 from ansible_collections.claude_code.observability.plugins.module_utils.osd import (  # noqa: E402
     OsdModule,
     WorkspaceApiError,
@@ -164,59 +160,67 @@ def main():
     )
     p = osm.params
     name = p["name"]
+    label = "workspace %s" % name
     current = find_workspace_by_name(osm, name)
 
+    def delete(cur):
+        try:
+            workspace_call(osm, "delete workspace %s" % name, "DELETE", "api/workspaces/" + quote_path(cur["id"]))
+        except WorkspaceApiError as exc:
+            osm.fail("Could not delete workspace %s (%s): %s" % (name, cur["id"], exc))
+
     if p["state"] == "absent":
-        if current is None:
-            osm.exit(False, id=None)
-        wid = current["id"]
-        if not osm.check_mode:
-            try:
-                workspace_call(osm, "delete workspace %s" % name, "DELETE", "api/workspaces/" + quote_path(wid))
-            except WorkspaceApiError as exc:
-                osm.fail("Could not delete workspace %s (%s): %s" % (name, wid, exc))
-        osm.exit(True, id=wid, diff=make_diff(comparable(current, MANAGED), None, "workspace %s" % name))
+        osm.ensure_absent(
+            current,
+            comparable(current, MANAGED),
+            label,
+            delete=delete,
+            result=dict(id=current["id"] if current else None),
+        )
 
     desired = dict((k, p[k]) for k in MANAGED if p.get(k) is not None)
     if current is None:
         desired.setdefault("features", list(DEFAULT_FEATURES))
-        diff = make_diff(None, desired, "workspace %s" % name)
-        if osm.check_mode:
-            osm.exit(True, id=None, diff=diff)
-        try:
-            result = workspace_call(
-                osm,
-                "create workspace %s" % name,
-                "POST",
-                "api/workspaces",
-                body={"attributes": desired, "settings": {}},
-            )
-        except WorkspaceApiError as exc:
-            osm.fail("Could not create workspace %s: %s" % (name, exc))
-        wid = (result or {}).get("id")
-        osm.applied.append("workspace %s created" % name)
-        osm.exit(True, id=wid, diff=diff, workspace=get_workspace(osm, wid))
-
-    wid = current["id"]
     keys = sorted(desired)
-    before, after = comparable(current, keys), comparable(desired, keys)
-    if equal(before, after):
-        osm.exit(False, id=wid, workspace=current)
-    diff = make_diff(before, after, "workspace %s" % name)
-    if osm.check_mode:
-        osm.exit(True, id=wid, diff=diff, workspace=current)
-    try:
-        workspace_call(
-            osm,
-            "update workspace %s" % name,
-            "PUT",
-            "api/workspaces/" + quote_path(wid),
-            body=update_body(current, desired),
-        )
-    except WorkspaceApiError as exc:
-        osm.fail("Could not update workspace %s (%s): %s" % (name, wid, exc))
-    osm.applied.append("workspace %s updated" % name)
-    osm.exit(True, id=wid, diff=diff, workspace=get_workspace(osm, wid))
+
+    def write(cur):
+        if cur is None:
+            try:
+                created = workspace_call(
+                    osm,
+                    "create workspace %s" % name,
+                    "POST",
+                    "api/workspaces",
+                    body={"attributes": desired, "settings": {}},
+                )
+            except WorkspaceApiError as exc:
+                osm.fail("Could not create workspace %s: %s" % (name, exc))
+            wid = (created or {}).get("id")
+            osm.applied.append("workspace %s created" % name)
+        else:
+            wid = cur["id"]
+            try:
+                workspace_call(
+                    osm,
+                    "update workspace %s" % name,
+                    "PUT",
+                    "api/workspaces/" + quote_path(wid),
+                    body=update_body(cur, desired),
+                )
+            except WorkspaceApiError as exc:
+                osm.fail("Could not update workspace %s (%s): %s" % (name, wid, exc))
+            osm.applied.append("workspace %s updated" % name)
+        return dict(id=wid, workspace=get_workspace(osm, wid))
+
+    osm.ensure_present(
+        current,
+        comparable(current, keys),
+        comparable(desired, keys),
+        label,
+        write,
+        # A workspace that would be created has no id yet.
+        result=dict(id=current["id"], workspace=current) if current else dict(id=None),
+    )
 
 
 if __name__ == "__main__":
