@@ -19,6 +19,7 @@ from unittest import mock
 from urllib.error import HTTPError
 from urllib.parse import parse_qsl, urlsplit
 
+from ansible.module_utils import _internal as module_utils_internal
 from ansible.module_utils.common import warnings as ansible_warnings
 from ansible.module_utils.testing import patch_module_args
 
@@ -145,6 +146,9 @@ def run(module: str, args: dict, server: FakeServer | None = None, check: bool =
     code = None
     with (
         patch_module_args(params),
+        # Once controller code is imported (a filter test does), module warnings would go to the
+        # controller's display instead of the result: a module runs outside the controller.
+        mock.patch.object(module_utils_internal, "is_controller", False),
         mock.patch(OPEN_URL, server.open_url if server is not None else _no_network),
         contextlib.redirect_stdout(out),
     ):
