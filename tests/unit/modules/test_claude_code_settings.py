@@ -1,5 +1,5 @@
-"""The claude_code_settings module, run for real (as Ansible runs it: a Python process with an
-args file) against real files in a temporary directory."""
+"""The claude_code_settings module, run for real (in-process through the shared module runner, and
+once through ansible itself) against real files in a temporary directory."""
 
 from __future__ import annotations
 
@@ -10,22 +10,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from module_runner import run as run_module
 
 ROOT = Path(__file__).resolve().parents[3]
-MODULE = ROOT / "plugins" / "modules" / "claude_code_settings.py"
 SECRET = "Authorization=Bearer tok-9f8e7d6c5b4a"
 
 
 def run(tmp_path: Path, check: bool = False, diff: bool = False, **args) -> dict:
-    payload = {"ANSIBLE_MODULE_ARGS": {**args, "_ansible_check_mode": check, "_ansible_diff": diff}}
-    args_file = tmp_path / "args.json"
-    args_file.write_text(json.dumps(payload))
-    proc = subprocess.run(
-        [sys.executable, str(MODULE), str(args_file)], capture_output=True, text=True, timeout=60, check=False
-    )
-    result = json.loads(proc.stdout)
-    result["_raw"] = proc.stdout
-    return result
+    """The shared in-process runner (module_runner.py); the files live under tmp_path."""
+    return run_module("claude_code_settings", args, check=check, diff=diff)
 
 
 @pytest.fixture
@@ -145,7 +138,7 @@ def test_malformed_json_is_left_alone_with_line_and_column(tmp_path, text, line,
     assert "left untouched" in res["msg"] and "json.tool" in res["msg"]
     assert path.read_text() == text
     assert (path.stat().st_ino, path.stat().st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["args.json", "settings.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["settings.json"]
 
 
 def test_wrong_shapes_are_refused(tmp_path):
