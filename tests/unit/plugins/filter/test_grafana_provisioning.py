@@ -89,7 +89,7 @@ def test_alert_threshold_is_a_float(given, expected):
     (rule,) = gp.grafana_alert_rules([{**RULE, "threshold": given}], "p", "5m")
     params = rule["data"][2]["model"]["conditions"][0]["evaluator"]["params"]
     assert params == [expected]
-    assert type(params[0]) is float
+    assert isinstance(params[0], float) and not isinstance(params[0], bool)
     # Written as a YAML float (100.0), as Grafana's provisioning expects a number.
     assert yaml.safe_dump(params) == "- %r\n" % expected
 
