@@ -124,6 +124,11 @@ def rules(tmp_path_factory):
             "prometheus_long_window_interval": "1s",
             "prometheus_alert_daily_cost_per_user_usd": per_user_threshold,
             "prometheus_alert_daily_cost_total_usd": total_threshold,
+            # Only the day budgets: the other alerts have tests of their own (test_budget_alerts.py).
+            "prometheus_budget_total_usd": {"week": 0, "month": 0},
+            "prometheus_budget_user_usd": {"week": 0, "month": 0},
+            "prometheus_alert_spike_factor": 0,
+            "prometheus_alert_silent_after": "",
         },
     )
     return out / "claude_code.rules.yml", per_user_threshold
