@@ -72,7 +72,8 @@ DS_ARGS = {
 }
 
 
-def ds_server(stored=DS):
+def ds_server(stored=None):
+    stored = DS if stored is None else stored
     server = FakeServer().on("GET", "api/datasources/uid/claude-code-loki", stored)
     server.on("PUT", "api/datasources/uid/claude-code-loki", {"datasource": dict(stored, version=3)})
     return server
