@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The real test bed: Docker Engine, Compose v2, Prometheus + promtool and
 # Alertmanager + amtool at the pinned releases (built from the Go module proxy), a Collector built with the Collector Builder, OpenSearch from
-# Maven Central, and local stand-in images built from those binaries.
+# Maven Central, local stand-in images built from those binaries, and a
+# Kubernetes API server without a kubelet (kube.sh).
 #
 #   tests/testbed/testbed.sh up      obtain, build and start what is missing
 #   tests/testbed/testbed.sh down    remove test containers and stop dockerd if we started it
@@ -309,10 +310,14 @@ cmd_up() {
   ensure_os_user
   ensure_images
   write_env
+  # The Kubernetes API server (no kubelet) for the kubernetes role's tests;
+  # it adds its KUBE_* keys to the env file just written.
+  "$HERE/kube.sh" up
   log "ready in $((SECONDS - t0)) s; env: $ENV_FILE"
 }
 
 cmd_down() {
+  "$HERE/kube.sh" down
   if docker info >/dev/null 2>&1; then
     local kind ids
     for kind in ps volume network; do
