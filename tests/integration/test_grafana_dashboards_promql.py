@@ -4,6 +4,10 @@ to Prometheus' OTLP receiver) with the captured Claude Code fixtures plus a gene
 
 The headline panels (total cost, tokens by kind, sessions, commits, pull requests) must return
 exactly what was sent.
+
+Besides the CLI's captures, the Desktop app's session is sent: the real tool-session capture with
+only the resource attribute service.name changed to claude-code-desktop (tests/helpers/desktop.py).
+With App ($service) All the totals hold both apps; with claude-code-desktop only the Desktop's.
 """
 
 from __future__ import annotations
@@ -20,14 +24,17 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import load, otlp, playbook, procs
+from helpers import desktop, load, otlp, playbook, procs
+from helpers import grafana_selectors as gs
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = ROOT / "roles" / "grafana" / "files" / "dashboards"
 PROM_UID = "claude-code-prometheus"
+SERVICE_VAR = gs.template_variables(json.loads((DASHBOARDS / "claude-code-overview.json").read_text()))["service"]
 # What Grafana puts in place of its variables when every value is selected and the
 # dashboard shows the last hour.
 ALL = {
+    "$service": gs.interpolated(SERVICE_VAR),
     "$__rate_interval": "1m",
     "$__interval": "1m",
     "$__range": "1h",
@@ -151,26 +158,31 @@ def productivity_exports(seed: int, sessions: int, totals: dict) -> list[dict]:
     return payloads
 
 
-def fixture_totals() -> dict:
-    """What the captured sessions' metric exports add up to."""
-    out = {"cost": [], "tokens": defaultdict(int), "sessions": 0}
-    for session in FIXTURE_SESSIONS:
-        for path in otlp.session_files(session):
-            if otlp.signal_of(path) != "metrics":
-                continue
-            for rm in otlp.load(path)["resourceMetrics"]:
-                for sm in rm["scopeMetrics"]:
-                    for metric in sm["metrics"]:
-                        for dp in metric["sum"]["dataPoints"]:
-                            value = float(dp.get("asDouble", dp.get("asInt", 0)))
-                            kind = otlp.attrs(dp["attributes"]).get("type")
-                            if metric["name"] == "claude_code.cost.usage":
-                                out["cost"].append(value)
-                            elif metric["name"] == "claude_code.token.usage":
-                                out["tokens"][kind] += int(value)
-                            elif metric["name"] == "claude_code.session.count":
-                                out["sessions"] += int(value)
+def metric_totals(payloads: list[dict]) -> dict:
+    """What metric exports add up to."""
+    out = {"cost": [], "tokens": defaultdict(int), "sessions": 0, "lines": defaultdict(int)}
+    for payload in payloads:
+        for rm in payload.get("resourceMetrics", []):
+            for sm in rm["scopeMetrics"]:
+                for metric in sm["metrics"]:
+                    for dp in metric["sum"]["dataPoints"]:
+                        value = float(dp.get("asDouble", dp.get("asInt", 0)))
+                        kind = otlp.attrs(dp["attributes"]).get("type")
+                        if metric["name"] == "claude_code.cost.usage":
+                            out["cost"].append(value)
+                        elif metric["name"] == "claude_code.token.usage":
+                            out["tokens"][kind] += int(value)
+                        elif metric["name"] == "claude_code.session.count":
+                            out["sessions"] += int(value)
+                        elif metric["name"] == "claude_code.lines_of_code.count":
+                            out["lines"][kind] += int(value)
     return out
+
+
+def fixture_totals() -> dict:
+    """What the captured CLI sessions' metric exports add up to."""
+    paths = [p for session in FIXTURE_SESSIONS for p in otlp.session_files(session) if otlp.signal_of(p) == "metrics"]
+    return metric_totals([otlp.load(p) for p in paths])
 
 
 # -- the real collector and Prometheus ------------------------------------------------------
@@ -221,6 +233,9 @@ def loaded(otelcol, prometheus, rendered, tmp_path):
     extra = {"commits": 0, "prs": 0, "lines": defaultdict(int), "decisions": defaultdict(int)}
     extra_payloads = productivity_exports(5, 6, extra)
     fixtures = fixture_totals()
+    desktop_metrics = [p for signal, p in desktop.session_payloads() if signal == "metrics"]
+    apps = metric_totals(desktop_metrics)
+    assert apps["cost"] and apps["sessions"] == 1 and apps["lines"]["added"] == 3
     with (
         prometheus(
             PROMETHEUS_CONFIG.format(rules=rendered / "claude_code.rules.yml"),
@@ -234,18 +249,39 @@ def loaded(otelcol, prometheus, rendered, tmp_path):
             for signal, payload in otlp.session_payloads(session):
                 if signal == "metrics":
                     assert otlp.post(http, signal, payload) == 200
+        for payload in desktop_metrics:
+            assert otlp.post(http, "metrics", payload) == 200
         load.send_grpc(f"127.0.0.1:{ports['grpc']}", payloads)
         for payload in extra_payloads:
             assert otlp.post(http, "metrics", payload) == 200
         tokens = defaultdict(int, fixtures["tokens"])
         for (_model, kind), n in totals.tokens_by_model_kind.items():
             tokens[kind] += n
+        cli_cost = [*fixtures["cost"], *totals.cost_by_model.values()]
+        cli = {"cost": math.fsum(cli_cost), "tokens": dict(tokens), "sessions": fixtures["sessions"] + totals.sessions}
+        lines = defaultdict(int, extra["lines"])
+        for kind, n in fixtures["lines"].items():
+            lines[kind] += n
+        cli["lines"] = dict(lines)
+        both_tokens = {k: tokens[k] + apps["tokens"].get(k, 0) for k in set(tokens) | set(apps["tokens"])}
         expected = {
-            "cost": math.fsum([*fixtures["cost"], *totals.cost_by_model.values()]),
+            # App = All: the CLI and the Desktop app together.
+            "cost": math.fsum([*cli_cost, *apps["cost"]]),
             "cost_by_user": dict(totals.cost_by_user),
-            "tokens": dict(tokens),
-            "sessions": fixtures["sessions"] + totals.sessions,
+            "tokens": both_tokens,
+            "sessions": cli["sessions"] + apps["sessions"],
             **extra,
+            "lines": {k: lines[k] + apps["lines"].get(k, 0) for k in set(lines) | set(apps["lines"])},
+            # App = one of them.
+            "apps": {
+                desktop.CLI_SERVICE_NAME: cli,
+                desktop.SERVICE_NAME: {
+                    "cost": math.fsum(apps["cost"]),
+                    "tokens": dict(apps["tokens"]),
+                    "sessions": apps["sessions"],
+                    "lines": dict(apps["lines"]),
+                },
+            },
         }
         yield f"http://127.0.0.1:{ports['prom']}", expected
 
@@ -282,11 +318,9 @@ def test_every_dashboard_and_alert_query_returns_data(loaded, rendered):
         lambda r: _one(r) is not None and abs(_one(r) - expected["sessions"]) <= 1e-9,
     )
 
-    def kinds_match(result):
+    def kinds_match(result, want=expected["tokens"]):
         got = {s["metric"]["kind"]: float(s["value"][1]) for s in result}
-        return set(got) == set(expected["tokens"]) and all(
-            abs(got[k] - v) <= 1e-9 for k, v in expected["tokens"].items()
-        )
+        return set(got) == set(want) and all(abs(got[k] - v) <= 1e-9 for k, v in want.items())
 
     _settled(base, substitute(panel_expr("Tokens by kind")), kinds_match)
     for title, key in (("Commits", "commits"), ("Pull requests", "prs")):
@@ -296,14 +330,42 @@ def test_every_dashboard_and_alert_query_returns_data(loaded, rendered):
             lambda r, key=key: _one(r) is not None and abs(_one(r) - expected[key]) <= 1e-9,
         )
 
-    def lines_match(result):
-        return {s["metric"]["kind"]: float(s["value"][1]) for s in result} == {
-            # The tool-session fixture added 3 lines and removed none.
-            "added": expected["lines"]["added"] + 3,
-            "removed": expected["lines"]["removed"],
-        }
+    def lines_match(result, want=expected["lines"]):
+        # The tool-session capture (sent by both apps) added 3 lines and removed none.
+        return {s["metric"]["kind"]: float(s["value"][1]) for s in result} == want
 
     _settled(base, substitute(panel_expr("Lines of code")), lines_match)
+
+    # App ($service) narrows every headline panel to one app's exact totals; All (above) is both.
+    assert expected["cost"] > expected["apps"][desktop.SERVICE_NAME]["cost"] > 0
+    for app, want in expected["apps"].items():
+        one = {"$service": gs.interpolated(SERVICE_VAR, [app])}
+        _settled(
+            base,
+            substitute(cost, one),
+            lambda r, want=want: _one(r) is not None and abs(_one(r) - want["cost"]) <= 1e-9,
+        )
+        _settled(
+            base,
+            substitute(panel_expr("Sessions"), one),
+            lambda r, want=want: _one(r) is not None and abs(_one(r) - want["sessions"]) <= 1e-9,
+        )
+        _settled(
+            base, substitute(panel_expr("Tokens by kind"), one), lambda r, want=want: kinds_match(r, want["tokens"])
+        )
+        _settled(base, substitute(panel_expr("Lines of code"), one), lambda r, want=want: lines_match(r, want["lines"]))
+    # Both chosen by hand is All.
+    both = {"$service": gs.interpolated(SERVICE_VAR, list(expected["apps"]))}
+    _settled(base, substitute(cost, both), lambda r: _one(r) is not None and abs(_one(r) - expected["cost"]) <= 1e-9)
+    # Every sample carries the label the App variable filters on.
+    for metric in sorted({m for _uid, _t, e in dashboard_queries() for m in re.findall(r"\b(claude_code_\w+)\{", e)}):
+        assert procs.prom_query(base, f"count_over_time({metric}[1h])"), metric
+        unlabelled = procs.prom_query(base, f'count_over_time({metric}{{service_name=""}}[1h])')
+        assert unlabelled == [], (metric, unlabelled)
+    app_values = procs.http_json(
+        f"{base}/api/v1/label/service_name/values?" + urllib.parse.urlencode({"match[]": "claude_code_cost_usage_USD"})
+    )["data"]
+    assert set(app_values) == set(expected["apps"]), app_values
 
     # A variable narrows the panel: one user's cost.
     user = "user-1"

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 from doubles.loki_double import DEFAULT_INDEX_LABELS
-from helpers import otlp
+from helpers import grafana_selectors, otlp
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = ROOT / "roles" / "grafana" / "files" / "dashboards"
@@ -89,6 +89,12 @@ class Schema:
 
 
 SCHEMA = Schema()
+# Every template variable of the dashboards as Grafana puts it when All is selected.
+VARIABLES = {
+    name: value
+    for path in sorted(DASHBOARDS.glob("*.json"))
+    for name, value in grafana_selectors.all_values(json.loads(path.read_text())).items()
+}
 
 
 def mask_strings(expr: str) -> tuple[str, list[str]]:
@@ -143,8 +149,10 @@ def check(expr: str) -> list[str]:
         matchers = re.findall(r"\s*(\w+)\s*(=~|!~|!=|=)\s*(\"#\d+\")\s*(?:,|$)", selector)
         if len(matchers) != len([m for m in selector.split(",") if m.strip()]):
             problems.append(f"malformed stream selector {{{selector}}}")
-        if not any(op == "=" and string(v) for _n, op, v in matchers):
-            problems.append(f"stream selector {{{selector}}} has no non-empty equality matcher")
+        # Loki refuses a selector whose matchers all accept the empty value (after Grafana has put
+        # in its variables: All of $service is both apps, All of the others is .*).
+        if all(grafana_selectors.matches_empty(op, string(v), VARIABLES) for _n, op, v in matchers):
+            problems.append(f"stream selector {{{selector}}} has no matcher that rejects the empty value")
         for name, _op, _value in matchers:
             if name not in SCHEMA.stream_labels:
                 problems.append(f"{name} is not a stream label (stream labels: {sorted(SCHEMA.stream_labels)})")
@@ -230,7 +238,8 @@ def test_logql_query_is_sound(where, expr):
         ('sum(count_over_time({service_name="claude-code"} | event_name="api_error" [1m])', "unclosed"),
         ('{service_name="claude-code"} | event_name="api_error" | colour="red"', "unknown field colour"),
         ('{user_id="x"} | event_name="api_error"', "user_id is not a stream label"),
-        ('{machine_name=~".*"} | event_name="api_error"', "no non-empty equality matcher"),
+        ('{machine_name=~".*"} | event_name="api_error"', "no matcher that rejects the empty value"),
+        ('{machine_name=~"$machine"} | event_name="api_error"', "no matcher that rejects the empty value"),
         ('{service_name="claude-code"} | event_name="api_eror"', "no event api_eror"),
         (
             'sum_over_time({service_name="claude-code"} | event_name="user_prompt" | unwrap prompt [1m])',
