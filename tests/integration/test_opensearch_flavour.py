@@ -1,7 +1,12 @@
 """OpenSearch flavour end to end: the opensearch_bootstrap role against the real
 OpenSearch, then the real collector with the exporter and transform the
 opensearch role publishes, fed with the captured Claude Code telemetry and a
-generated load. OpenSearch Dashboards is the contract double (tests/doubles)."""
+generated load. OpenSearch Dashboards is the contract double (tests/doubles).
+
+Last, the Claude Code Desktop app's session (the real tool-session capture with only the resource
+attribute service.name changed to claude-code-desktop, tests/helpers/desktop.py) goes through the
+same collector, and the saved visualizations' own queries, run on the real OpenSearch, count both
+apps, and only the Desktop app's events when the dashboards' App control selects it."""
 
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 from doubles.osd_double import OsdDouble
-from helpers import otlp, playbook, procs
+from helpers import desktop, otlp, playbook, procs
 
 ROOT = Path(__file__).resolve().parents[2]
 NDJSON = ROOT / "roles" / "opensearch_bootstrap" / "files" / "dashboards" / "claude-code.ndjson"
@@ -323,6 +328,9 @@ def _fields_of_saved_objects():
         for agg in vis["aggs"]:
             if "field" in agg.get("params", {}):
                 used.append((obj["id"], agg["params"]["field"], True))
+        # Input controls list a field's values with a terms aggregation.
+        for control in vis.get("params", {}).get("controls", []):
+            used.append((obj["id"], control["fieldName"], True))
         source = json.loads(obj["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"])
         for field in re.findall(r"([\w.@]+)\s*:", source["query"]["query"]):
             used.append((obj["id"], field, False))
@@ -342,3 +350,223 @@ def test_saved_objects_use_fields_that_exist(delivered, opensearch):
     assert not not_aggregatable, not_aggregatable
     # The index pattern's time field exists and is a date.
     assert "date" in caps["@timestamp"]
+
+
+# -- the Desktop app --------------------------------------------------------------------------
+
+APP_FIELD = "resource.service.name"
+APPS = (desktop.CLI_SERVICE_NAME, desktop.SERVICE_NAME)
+
+
+def saved_objects() -> list[dict]:
+    return [json.loads(line) for line in NDJSON.read_text().splitlines() if "type" in json.loads(line)]
+
+
+def kql_query(kql: str) -> dict:
+    """The saved objects' KQL as an OpenSearch query. They use an empty query or one field:value,
+    which Dashboards turns into a match on the field; anything else fails here."""
+    if not kql.strip():
+        return {"match_all": {}}
+    m = re.fullmatch(r"\s*([\w.@]+)\s*:\s*([\w.-]+)\s*", kql)
+    assert m, f"cannot evaluate KQL {kql!r}"
+    return {"match": {m.group(1): m.group(2)}}
+
+
+def app_filter(apps) -> dict:
+    """The filter the dashboards' App control (an input control list) adds: a phrase filter for one
+    value, any of them for several."""
+    phrases = [{"match_phrase": {APP_FIELD: app}} for app in apps]
+    return phrases[0] if len(phrases) == 1 else {"bool": {"should": phrases, "minimum_should_match": 1}}
+
+
+def visualization_queries() -> list[tuple[str, dict, dict, dict]]:
+    """(id, query, metric aggregations, visState) of every visualization that aggregates events."""
+    out = []
+    for obj in saved_objects():
+        if obj["type"] != "visualization":
+            continue
+        vis = json.loads(obj["attributes"]["visState"])
+        if vis["type"] == "input_control_vis":
+            continue
+        source = json.loads(obj["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"])
+        clauses = [kql_query(source["query"]["query"])]
+        for saved_filter in source.get("filter", []):
+            clauses.append(
+                saved_filter.get("query") or {k: v for k, v in saved_filter.items() if k not in ("meta", "$state")}
+            )
+        metrics = {}
+        for agg in vis["aggs"]:
+            if agg["schema"] != "metric" or agg["type"] == "count":
+                continue
+            body = {"field": agg["params"]["field"]}
+            if agg["type"] == "percentiles":
+                body["percents"] = agg["params"]["percents"]
+            metrics[agg["id"]] = {agg["type"]: body}
+        out.append((obj["id"], {"bool": {"filter": clauses}}, metrics, vis))
+    assert len(out) >= 18
+    return out
+
+
+def _metric_values(aggs: dict, metrics: dict) -> dict:
+    out = {}
+    for agg_id, spec in metrics.items():
+        ((kind, _body),) = spec.items()
+        out[agg_id] = aggs[agg_id]["values"] if kind == "percentiles" else aggs[agg_id]["value"]
+    return out
+
+
+def evaluate(url: str, query: dict, metrics: dict, extra: list[dict] = ()) -> dict:
+    """Documents and metric values of a visualization's query (plus filters), over all time."""
+    body = {"size": 0, "track_total_hits": True, "query": {"bool": {"filter": [query, *extra]}}, "aggs": metrics}
+    res = search(url, EVENTS, body)
+    return {"docs": res["hits"]["total"]["value"], **_metric_values(res.get("aggregations", {}), metrics)}
+
+
+def _close(a, b, tol: float = 1e-9) -> bool:
+    """Equal, numbers within tol (nested dicts of metric values)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return set(a) == set(b) and all(_close(a[k], b[k], tol) for k in a)
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return abs(a - b) <= tol * max(1.0, abs(a), abs(b))
+    return a == b
+
+
+def _records_matching(records: list[dict], query: dict) -> list[dict]:
+    """The sent records a visualization query selects, evaluated on what was sent: record
+    attributes under their indexed names (dots turned into underscores by the collector's
+    transform), resource attributes as resource.<name>."""
+
+    def value_of(record, field):
+        return record.get(field.removeprefix("attributes.") if field.startswith("attributes.") else field)
+
+    def selected(record, clause):
+        if "match_all" in clause:
+            return True
+        ((kind, spec),) = clause.items()
+        assert kind in ("match", "match_phrase", "term"), f"cannot evaluate {clause}"
+        ((field, value),) = spec.items()
+        return str(value_of(record, field)) == str(value)
+
+    return [r for r in records if all(selected(r, c) for c in query["bool"]["filter"])]
+
+
+@pytest.fixture(scope="module")
+def desktop_delivered(delivered, opensearch, published, testbed, tmp_path_factory):
+    """The Desktop app's session sent through the real collector after the CLI's; yields its
+    records (attribute keys as indexed). Its events are deleted again afterwards."""
+    del delivered
+    tmp = tmp_path_factory.mktemp("otelcol-desktop")
+    otlp_port, health_port = procs.free_port(), procs.free_port()
+    cfg = tmp / "otelcol.yaml"
+    cfg.write_text(collector_config(published, opensearch, otlp_port, health_port))
+    log = tmp / "otelcol.log"
+    records = []
+    only_desktop = {"term": {APP_FIELD: desktop.SERVICE_NAME}}
+    with procs.process([testbed["OTELCOL_BIN"], "--config", str(cfg)], log, f"http://127.0.0.1:{health_port}/"):
+        for signal, payload in desktop.session_payloads():
+            if signal != "logs":
+                continue
+            for resource, _rec, attrs in otlp.log_records(payload):
+                assert resource["service.name"] == desktop.SERVICE_NAME
+                records.append(
+                    {
+                        **{f"resource.{k}": v for k, v in resource.items()},
+                        **{k.replace(".", "_"): v for k, v in attrs.items()},
+                    }
+                )
+            assert otlp.post(f"http://127.0.0.1:{otlp_port}", signal, payload) == 200
+        procs.wait_for(
+            lambda: count(opensearch, EVENTS, only_desktop) >= len(records),
+            timeout=90,
+            interval=1,
+            what="the Desktop app's events indexed",
+        )
+        time.sleep(1)
+    assert count(opensearch, EVENTS, only_desktop) == len(records)
+    yield {"records": records, "log": log.read_text()}
+    procs.http_json(
+        f"{opensearch}/{EVENTS}/_delete_by_query?refresh=true&conflicts=proceed", "POST", {"query": only_desktop}
+    )
+
+
+def test_dashboards_tell_the_apps_apart():
+    objects = {(o["type"], o["id"]): o for o in saved_objects()}
+    control = json.loads(objects[("visualization", "claude-code-app-control")]["attributes"]["visState"])
+    assert control["type"] == "input_control_vis"
+    (ctl,) = control["params"]["controls"]
+    assert ctl["fieldName"] == APP_FIELD and ctl["type"] == "list" and ctl["options"]["multiselect"] is True
+    refs = objects[("visualization", "claude-code-app-control")]["references"]
+    assert {"name": ctl["indexPatternRefName"], "type": "index-pattern", "id": "claude-code"} in refs
+    split_by_app = {
+        oid
+        for oid, _q, _m, vis in visualization_queries()
+        if any(a["type"] == "terms" and a["params"]["field"] == APP_FIELD for a in vis["aggs"])
+    }
+    assert split_by_app == {"claude-code-cost-by-app", "claude-code-activity-by-app", "claude-code-latency-by-app"}
+    for did in ("claude-code-cost-usage", "claude-code-activity", "claude-code-performance"):
+        used = {r["id"] for r in objects[("dashboard", did)]["references"]}
+        assert "claude-code-app-control" in used, did
+        assert used & split_by_app, did
+    # No saved query or filter names one app: every view counts both unless the control narrows it.
+    for _oid, query, _m, _vis in visualization_queries():
+        assert "service" not in json.dumps(query)
+
+
+def test_saved_queries_count_both_apps(desktop_delivered, opensearch):
+    records = desktop_delivered["records"]
+    assert not [line for line in desktop_delivered["log"].splitlines() if re.search(r"\t(error|warn)\t", line)]
+    (session_id,) = {r["session_id"] for r in records}
+    # The CLI's own copy of the same session (tool-session, sent by `delivered`): the Desktop's twin.
+    cli_twin = [{"term": {APP_FIELD: desktop.CLI_SERVICE_NAME}}, {"term": {"attributes.session_id": session_id}}]
+    apps_seen = set()
+    for oid, query, metrics, _vis in visualization_queries():
+        want = _records_matching(records, query)
+        only_desktop = evaluate(opensearch, query, metrics, [app_filter([desktop.SERVICE_NAME])])
+        only_cli = evaluate(opensearch, query, metrics, [app_filter([desktop.CLI_SERVICE_NAME])])
+        both = evaluate(opensearch, query, metrics, [app_filter(APPS)])
+        unfiltered = evaluate(opensearch, query, metrics)
+        # The Desktop app's events are counted, exactly as sent...
+        assert only_desktop["docs"] == len(want), oid
+        for agg_id, spec in metrics.items():
+            ((kind, body),) = spec.items()
+            if kind == "sum":
+                key = body["field"].removeprefix("attributes.")
+                sent = math.fsum(float(r[key]) for r in want if key in r)
+                assert abs(only_desktop[agg_id] - sent) <= 1e-9, (oid, agg_id, only_desktop[agg_id], sent)
+        # ...and the same as the CLI's identical session (sum, average, distinct count, percentiles).
+        twin = evaluate(opensearch, query, metrics, cli_twin)
+        assert _close(only_desktop, twin), (oid, only_desktop, twin)
+        # No app chosen is both apps; choosing both is the same.
+        assert unfiltered["docs"] == both["docs"] == only_cli["docs"] + only_desktop["docs"], oid
+        for agg_id, spec in metrics.items():
+            if "sum" in spec:
+                assert abs(unfiltered[agg_id] - (only_cli[agg_id] + only_desktop[agg_id])) <= 1e-9, (oid, agg_id)
+        if only_desktop["docs"]:
+            apps_seen.add(oid)
+    # Every event kind the Desktop session holds shows up in the views that show it.
+    assert {"claude-code-total-cost", "claude-code-sessions", "claude-code-tool-decisions"} <= apps_seen
+    assert {"claude-code-cost-by-app", "claude-code-activity-by-app", "claude-code-latency-by-app"} <= apps_seen
+
+
+def test_app_views_and_control_list_both_apps(desktop_delivered, opensearch):
+    records = desktop_delivered["records"]
+    # The control lists the field's values over all time (useTimeFilter false).
+    listed = search(opensearch, EVENTS, {"size": 0, "aggs": {"apps": {"terms": {"field": APP_FIELD, "size": 5}}}})
+    assert {b["key"] for b in listed["aggregations"]["apps"]["buckets"]} == set(APPS)
+    # The "by app" tables, as their terms split computes them.
+    for oid, query, metrics, _vis in visualization_queries():
+        if not oid.endswith("-by-app"):
+            continue
+        body = {
+            "size": 0,
+            "query": query,
+            "aggs": {"app": {"terms": {"field": APP_FIELD, "size": 5}, "aggs": metrics}},
+        }
+        buckets = {b["key"]: b for b in search(opensearch, EVENTS, body)["aggregations"]["app"]["buckets"]}
+        assert set(buckets) == set(APPS), oid
+        assert buckets[desktop.SERVICE_NAME]["doc_count"] == len(_records_matching(records, query)), oid
+        if oid == "claude-code-cost-by-app":
+            sent = math.fsum(float(r["cost_usd"]) for r in records if r["event_name"] == "api_request")
+            assert abs(buckets[desktop.SERVICE_NAME]["1"]["value"] - sent) <= 1e-9
+        if oid == "claude-code-activity-by-app":
+            assert buckets[desktop.SERVICE_NAME]["1"]["value"] == 1
