@@ -64,25 +64,33 @@ def test_the_built_tarball_leaves_out_caches(built):
     assert "kubernetes.core" in manifest["collection_info"]["dependencies"]
 
 
+def _clean_env(collections: Path) -> dict:
+    """No ansible.cfg or collections of the checkout: the installed copy and the packages' bundled ones."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    # The collections bundled with the ansible package are found on sys.path.
+    env.update(ANSIBLE_COLLECTIONS_PATH=str(collections), ANSIBLE_NOCOLOR="1", PATH=f"{BIN}:{env['PATH']}")
+    return env
+
+
 def test_the_installed_tarball_runs_site_check_outside_the_checkout(built, testbed):
     tmp, tarball = built
     collections = tmp / "collections"
+    work = tmp / "elsewhere"
+    work.mkdir()
+    env = _clean_env(collections)
     proc = subprocess.run(
         [str(BIN / "ansible-galaxy"), "collection", "install", "--no-deps", "-p", str(collections), str(tarball)],
+        cwd=work,
+        env=env,
         capture_output=True,
         text=True,
         check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     installed = collections / "ansible_collections" / "claude_code" / "observability"
-    work = tmp / "elsewhere"
-    work.mkdir()
+    assert (installed / "site.yml").is_file(), proc.stdout + proc.stderr
     extra = deploy.ansible_vars(deploy.stack_vars(testbed, tmp, "built"))
     (work / "vars.json").write_text(json.dumps(extra))
-    # No ansible.cfg of the checkout: the installed copy and the packages' bundled collections only.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
-    # The collections bundled with the ansible package are found on sys.path.
-    env.update(ANSIBLE_COLLECTIONS_PATH=str(collections), ANSIBLE_NOCOLOR="1", PATH=f"{BIN}:{env['PATH']}")
     proc = subprocess.run(
         [
             str(BIN / "ansible-playbook"),
@@ -102,4 +110,6 @@ def test_the_installed_tarball_runs_site_check_outside_the_checkout(built, testb
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert "failed=0" in proc.stdout and "changed=" in proc.stdout
+    # The roles ran from the installed copy, not from a checkout.
+    assert str(ROOT) not in proc.stdout
     assert not Path(extra["stack_project_dir"]).exists()  # --check wrote nothing
