@@ -92,3 +92,18 @@ def test_verify_and_status_read_loki(own):
     proc, _recap = playbook.run("playbooks/status.yml", own["extra"])
     assert f"loki: {own['loki_url']}" in proc.stdout
     assert re.search(r"last Claude Code event in Loki: 20\d\d-\d\d-\d\d ", proc.stdout), proc.stdout[-2000:]
+
+
+def test_status_sees_events_of_the_desktop_app(own):
+    """With only the Desktop app's events in Loki, status still finds the newest one."""
+    loki = own["loki"]
+    kept = list(loki.entries)
+    try:
+        loki.entries[:] = [
+            ({**stream, "service_name": "claude-code-desktop"}, meta, ns, line) for stream, meta, ns, line in kept
+        ]
+        assert loki.entries, "the earlier tests of this module put events into Loki"
+        proc, _recap = playbook.run("playbooks/status.yml", own["extra"])
+        assert re.search(r"last Claude Code event in Loki: 20\d\d-\d\d-\d\d ", proc.stdout), proc.stdout[-2000:]
+    finally:
+        loki.entries[:] = kept
