@@ -72,18 +72,7 @@ def session_exports(rng: random.Random, user: str, machine: str, exports: int, s
             totals.tokens_by_model_kind[(model, kind)] += n
             points.append(_point([*base, _kv("model", model), _kv("type", kind)], n, t0, t1))
         metrics.append(_sum("claude_code.token.usage", "tokens", points))
-        payloads.append(
-            {
-                "resourceMetrics": [
-                    {
-                        "resource": {"attributes": resource},
-                        "scopeMetrics": [
-                            {"scope": {"name": "com.anthropic.claude_code", "version": "2.1.330"}, "metrics": metrics}
-                        ],
-                    }
-                ]
-            }
-        )
+        payloads.append(export(resource, metrics, version="2.1.330"))
     return payloads
 
 
@@ -94,6 +83,16 @@ def _point(attrs, value, t0, t1):
     else:
         point["asDouble"] = value
     return point
+
+
+def export(resource: list, metrics: list, version: str | None = None) -> dict:
+    """One OTLP/JSON metrics export of Claude Code: its resource attributes and metrics."""
+    scope = {"name": "com.anthropic.claude_code", **({"version": version} if version else {})}
+    return {
+        "resourceMetrics": [
+            {"resource": {"attributes": resource}, "scopeMetrics": [{"scope": scope, "metrics": metrics}]}
+        ]
+    }
 
 
 def _sum(name, unit, points):

@@ -73,16 +73,7 @@ def history(seed: int, now_ms: int, sessions: int, span_h: float, repository: bo
                 points.append(load._point(attrs, n, (t - 1000) * MS, t * MS))
                 samples.append((t, "tokens", {**where, "model": model, "kind": kind}, n))
             metrics.append(load._sum("claude_code.token.usage", "tokens", points))
-            payloads.append(
-                {
-                    "resourceMetrics": [
-                        {
-                            "resource": {"attributes": resource},
-                            "scopeMetrics": [{"scope": {"name": "com.anthropic.claude_code"}, "metrics": metrics}],
-                        }
-                    ]
-                }
-            )
+            payloads.append(load.export(resource, metrics))
     rng.shuffle(payloads)
     return payloads, samples
 

@@ -145,16 +145,7 @@ def productivity_exports(seed: int, sessions: int, totals: dict) -> list[dict]:
                     ],
                 ),
             ]
-            payloads.append(
-                {
-                    "resourceMetrics": [
-                        {
-                            "resource": {"attributes": resource},
-                            "scopeMetrics": [{"scope": {"name": "com.anthropic.claude_code"}, "metrics": metrics}],
-                        }
-                    ]
-                }
-            )
+            payloads.append(load.export(resource, metrics))
     return payloads
 
 

@@ -58,16 +58,7 @@ def history(seed: int, now_ns: int, sessions: int = 40, span_h: float = 6.0):
                 points.append(load._point([*base, load._kv("model", model), load._kv("type", kind)], n, t1 - NS, t1))
                 samples.append((t1, "tokens", {**labels, "kind": kind}, n))
             metrics.append(load._sum("claude_code.token.usage", "tokens", points))
-            payloads.append(
-                {
-                    "resourceMetrics": [
-                        {
-                            "resource": {"attributes": resource},
-                            "scopeMetrics": [{"scope": {"name": "com.anthropic.claude_code"}, "metrics": metrics}],
-                        }
-                    ]
-                }
-            )
+            payloads.append(load.export(resource, metrics))
     rng.shuffle(payloads)
     return payloads, samples
 
