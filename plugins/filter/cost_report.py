@@ -27,7 +27,7 @@ Filters
     {host, url, problem}: the first host that runs Prometheus.
 
 ``cost_report_breakdowns(breakdowns, cost_labels, auto_repository=True)``
-    the breakdowns, plus ``repository`` when the cost metric has that label.
+    the breakdowns, plus ``vcs_repository_url_full`` (the git repository) when the cost metric has that label.
 
 ``cost_report_query(breakdown, window, kind_label='kind')``
     the PromQL of one breakdown.
@@ -77,7 +77,8 @@ MEASURES = (("cost", COST), ("sessions", SESSIONS), ("tokens", TOKENS))
 METRICS = dict(MEASURES)
 KINDS = ("input", "output", "cacheRead", "cacheCreation")
 TAG = "claude_code_report"
-REPOSITORY = "repository"
+# The label of vcs.repository.url.full, which Claude Code adds with OTEL_METRICS_INCLUDE_REPOSITORY.
+REPOSITORY = "vcs_repository_url_full"
 DEFAULT_BREAKDOWNS = ("user_id", "project", "model")
 NONE_TEXT = "(none)"
 TERMINAL_LABEL_WIDTH = 48
@@ -272,7 +273,7 @@ def cost_report_prometheus(slurped, record="endpoints.json"):
 
 
 def cost_report_breakdowns(breakdowns, cost_labels, auto_repository=True):
-    """The breakdowns, plus ``repository`` when Prometheus has that label on the cost metric."""
+    """The breakdowns, plus the repository when Prometheus has its label on the cost metric."""
     out = list(breakdowns or [])
     if auto_repository and REPOSITORY in (cost_labels or []) and REPOSITORY not in out:
         out.append(REPOSITORY)

@@ -9,6 +9,8 @@ import urllib.request
 from pathlib import Path
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "claude-code-2.1.330"
+# Captures of this collection's own (tests/fixtures/capture_*.py), beside the shared ones.
+LOCAL_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "claude-code-2.1.330"
 SIGNAL_PATHS = {"metrics": "/v1/metrics", "logs": "/v1/logs", "traces": "/v1/traces"}
 _TIME_KEYS = ("timeUnixNano", "startTimeUnixNano", "observedTimeUnixNano", "endTimeUnixNano")
 
@@ -27,7 +29,8 @@ def signal_of(path: Path) -> str:
 
 
 def session_files(session: str) -> list[Path]:
-    return sorted((fixture_dir() / session).glob("*.json"))
+    local = LOCAL_FIXTURES / session
+    return sorted((local if local.is_dir() else fixture_dir() / session).glob("*.json"))
 
 
 def load(path: Path) -> dict:

@@ -104,6 +104,7 @@ def test_profiles_export_every_value_exactly(home):
         "OTEL_METRICS_INCLUDE_SESSION_ID": "true",
         "OTEL_METRICS_INCLUDE_VERSION": "false",
         "OTEL_METRICS_INCLUDE_ACCOUNT_UUID": "true",
+        "OTEL_METRICS_INCLUDE_REPOSITORY": "true",
         # W3C baggage: space, quote, comma, ';', '=' and '%' percent-encoded; '$' and "'" are legal.
         "OTEL_RESOURCE_ATTRIBUTES": (
             "machine.name=Anna's%20Mac,team=platform%20eng%2C%20%22core%22,cost.center=a%3Db%3B$x%25"

@@ -41,9 +41,12 @@ ALL = {
     "$user": ".*",
     "$machine": ".*",
     "$project": ".*",
+    "$repository": ".*",
     "$model": ".*",
 }
-FIXTURE_SESSIONS = ("tool-session", "error-session")
+# The last one ran in a git repository with OTEL_METRICS_INCLUDE_REPOSITORY (tests/fixtures).
+FIXTURE_SESSIONS = ("tool-session", "error-session", "repository-session")
+REPOSITORY = "https://github.com/acme/widgets"
 
 
 def substitute(expr: str, values: dict | None = None) -> str:
@@ -422,5 +425,27 @@ def test_every_dashboard_and_alert_query_returns_data(loaded, rendered):
         assert values, (name, query)
         if name == "user":
             assert {"user-0", "user-1", "user-2"} <= set(values)
+        if name == "repository":
+            assert set(values) == {REPOSITORY}
         if name == "machine":
             assert {"ci-box", "host 0, lab", "host 1, lab"} <= set(values)
+
+
+def test_cost_by_repository_holds_the_captured_repository_session(loaded):
+    """The real CLI's session in a git repository (its vcs.* attributes) is its own row of the
+    repository panel and the repository recording rule; everything else is the row without one."""
+    base, expected = loaded
+    session = metric_totals(
+        [otlp.load(p) for p in otlp.session_files("repository-session") if otlp.signal_of(p) == "metrics"]
+    )
+    want = {REPOSITORY: math.fsum(session["cost"]), "": expected["cost"] - math.fsum(session["cost"])}
+    assert want[REPOSITORY] > 0
+
+    def by_repository(result):
+        got = {s["metric"].get("vcs_repository_url_full", ""): float(s["value"][1]) for s in result}
+        return set(got) == set(want) and all(abs(got[k] - v) <= 1e-9 for k, v in want.items())
+
+    _settled(base, substitute(panel_expr("Cost by repository")), by_repository)
+    only = substitute(panel_expr("Total cost"), {"$repository": REPOSITORY})
+    _settled(base, only, lambda r: _one(r) is not None and abs(_one(r) - want[REPOSITORY]) <= 1e-9)
+    _settled(base, "vcs_repository_url_full:claude_code_cost_usd:window1h", by_repository)

@@ -21,6 +21,8 @@ MS = 1_000_000
 USERS = ("ana", "bo", "cy", "di")
 PROJECTS = ("api", "web", "infra")
 KINDS = ("input", "output", "cacheRead", "cacheCreation")
+# Sessions in a git repository carry it (OTEL_METRICS_INCLUDE_REPOSITORY); "" is a session outside one.
+REPOSITORIES = ("https://github.com/acme/widgets", "https://gitlab.example.com/ops/infra", "")
 
 
 def history(seed: int, now_ns: int, sessions: int = 40, span_h: float = 6.0):
@@ -33,15 +35,18 @@ def history(seed: int, now_ns: int, sessions: int = 40, span_h: float = 6.0):
         # Off the whole second so no sample sits on a window edge.
         start = now_ns - int(rng.uniform(0.05, span_h) * 3600 * NS) + rng.randint(1, 999) * MS
         exports = rng.randint(1, 40)
+        repository = REPOSITORIES[s % len(REPOSITORIES)]
         resource = [load._kv("service.name", "claude-code"), load._kv("project", project)]
         for i in range(exports):
             t1 = start + i * 60 * NS
             if t1 >= now_ns - NS:
                 break
             base = [load._kv("session.id", sid), load._kv("user.id", user), load._kv("machine.name", f"m-{s % 3}")]
+            if repository:
+                base.append(load._kv("vcs.repository.url.full", repository))
             model = rng.choice(load.MODELS)
             cost = round(rng.uniform(0.0001, 0.3), 6)
-            labels = {"user_id": user, "model": model, "project": project}
+            labels = {"user_id": user, "model": model, "project": project, "vcs_repository_url_full": repository}
             metrics = []
             if i == 0:
                 metrics.append(load._sum("claude_code.session.count", "", [load._point(base, 1, t1 - NS, t1)]))
@@ -185,6 +190,13 @@ def test_recording_rules_hold_the_exact_window_totals(loaded, window):
         (f"claude_code_cost_usd:window{window}", "cost", ()),
         (f"model_kind:claude_code_tokens:window{window}", "tokens", ("model", "kind")),
         (f"project_kind:claude_code_tokens:window{window}", "tokens", ("project", "kind")),
+        (f"vcs_repository_url_full:claude_code_cost_usd:window{window}", "cost", ("vcs_repository_url_full",)),
+        (
+            f"vcs_repository_url_full_kind:claude_code_tokens:window{window}",
+            "tokens",
+            ("vcs_repository_url_full", "kind"),
+        ),
+        (f"vcs_repository_url_full:claude_code_sessions:window{window}", "sessions", ("vcs_repository_url_full",)),
         (f"user_id:claude_code_sessions:window{window}", "sessions", ("user_id",)),
     ):
 

@@ -202,9 +202,9 @@ def test_one_query_per_breakdown_in_the_dashboards_form():
 def test_repository_is_added_only_when_prometheus_has_the_label():
     base = ["user_id", "project", "model"]
     assert cr.cost_report_breakdowns(base, ALL_LABELS[COST]) == base
-    assert cr.cost_report_breakdowns(base, [*ALL_LABELS[COST], "repository"]) == [*base, "repository"]
-    assert cr.cost_report_breakdowns(base, [*ALL_LABELS[COST], "repository"], False) == base
-    assert cr.cost_report_breakdowns(["repository"], ["repository"]) == ["repository"]
+    assert cr.cost_report_breakdowns(base, [*ALL_LABELS[COST], cr.REPOSITORY]) == [*base, cr.REPOSITORY]
+    assert cr.cost_report_breakdowns(base, [*ALL_LABELS[COST], cr.REPOSITORY], False) == base
+    assert cr.cost_report_breakdowns([cr.REPOSITORY], [cr.REPOSITORY]) == [cr.REPOSITORY]
 
 
 # --- rows and totals --------------------------------------------------------------

@@ -29,7 +29,9 @@ MS = 1_000_000
 USERS = ("ana", "bo", "cy", "di")
 # One project name with a comma, quotes and a pipe: CSV quoting and Markdown escaping, end to end.
 PROJECTS = ("api", "web", 'ops|"lab, 2"')
-REPOSITORIES = ("github.com/acme/api", "github.com/acme/web")
+REPOSITORIES = ("https://github.com/acme/api", "https://github.com/acme/web")
+# The label of the vcs.repository.url.full attribute Claude Code adds with OTEL_METRICS_INCLUDE_REPOSITORY.
+REPO = "vcs_repository_url_full"
 KINDS = ("input", "output", "cacheRead", "cacheCreation")
 BREAKDOWNS = ("user_id", "project", "model")
 WINDOWS = {"1h": 3600, "24h": 86400}
@@ -45,10 +47,9 @@ def history(seed: int, now_ms: int, sessions: int, span_h: float, repository: bo
         resource = [load._kv("service.name", "claude-code"), load._kv("project", project)]
         where = {"user_id": user, "project": project}
         # Some sessions of the second batch have no repository: the "(none)" row.
-        if repository and s % 3:
-            repo = rng.choice(REPOSITORIES)
-            resource.append(load._kv("repository", repo))
-            where["repository"] = repo
+        repo = rng.choice(REPOSITORIES) if repository and s % 3 else ""
+        if repo:
+            where[REPO] = repo
         # Whole milliseconds (Prometheus' resolution), off the whole second so no sample sits on a window edge.
         start = now_ms - int(rng.uniform(0.05, span_h) * 3600 * 1000) // 1000 * 1000 + rng.randint(1, 999)
         for i in range(rng.randint(1, 40)):
@@ -56,6 +57,8 @@ def history(seed: int, now_ms: int, sessions: int, span_h: float, repository: bo
             if t >= now_ms - 1000:
                 break
             base = [load._kv("session.id", sid), load._kv("user.id", user), load._kv("machine.name", f"m-{s % 3}")]
+            if repo:  # a data point attribute, as Claude Code sends it
+                base.append(load._kv("vcs.repository.url.full", repo))
             model = rng.choice(load.MODELS)
             metrics = []
             if i == 0:
@@ -275,9 +278,9 @@ def test_a_repository_table_appears_once_prometheus_has_the_label(prom, first, t
     everything = samples + more
     send(prom, everything, payloads)
     out, proc, _recap = report(prom, tmp_path, "24h", at_ms)
-    check_report(out, proc.stdout, everything, at_ms, "24h", [*BREAKDOWNS, "repository"])
-    rows, _total = read_csv(out / "by-repository.csv")
-    assert {r["repository"] for r in rows} == {"", *REPOSITORIES}
+    check_report(out, proc.stdout, everything, at_ms, "24h", [*BREAKDOWNS, REPO])
+    rows, _total = read_csv(out / f"by-{REPO}.csv")
+    assert {r[REPO] for r in rows} == {"", *REPOSITORIES}
     # ... unless turned off.
     out, _proc, _recap = report(prom, tmp_path, "1h", at_ms, report_repository_auto=False)
     check_report(out, _proc.stdout, everything, at_ms, "1h", BREAKDOWNS)
