@@ -570,3 +570,95 @@ def test_app_views_and_control_list_both_apps(desktop_delivered, opensearch):
             assert abs(buckets[desktop.SERVICE_NAME]["1"]["value"] - sent) <= 1e-9
         if oid == "claude-code-activity-by-app":
             assert buckets[desktop.SERVICE_NAME]["1"]["value"] == 1
+
+
+# -- the git repository -----------------------------------------------------------------------
+
+REPOSITORY_SESSION = "repository-session"
+REPOSITORY = "https://github.com/acme/widgets"
+VCS_FIELDS = ("vcs_repository_url_full", "vcs_owner_name", "vcs_repository_name", "vcs_provider_name")
+
+
+@pytest.fixture(scope="module")
+def repository_delivered(delivered, opensearch, published, testbed, tmp_path_factory):
+    """The captured session with OTEL_METRICS_INCLUDE_REPOSITORY=true (its events carry the vcs.*
+    attributes) sent through the real collector; yields its records (attribute keys as indexed).
+    Its events are deleted again afterwards, so the other tests' counts hold."""
+    del delivered
+    tmp = tmp_path_factory.mktemp("otelcol-repository")
+    otlp_port, health_port = procs.free_port(), procs.free_port()
+    cfg = tmp / "otelcol.yaml"
+    cfg.write_text(collector_config(published, opensearch, otlp_port, health_port))
+    log = tmp / "otelcol.log"
+    records = []
+    with procs.process([testbed["OTELCOL_BIN"], "--config", str(cfg)], log, f"http://127.0.0.1:{health_port}/"):
+        for signal, payload in otlp.session_payloads(REPOSITORY_SESSION):
+            if signal != "logs":
+                continue
+            for _res, _rec, attrs in otlp.log_records(payload):
+                records.append({k.replace(".", "_"): v for k, v in attrs.items()})
+            assert otlp.post(f"http://127.0.0.1:{otlp_port}", signal, payload) == 200
+        (session_id,) = {r["session_id"] for r in records}
+        this_session = {"term": {"attributes.session_id": session_id}}
+        procs.wait_for(
+            lambda: count(opensearch, EVENTS, this_session) >= len(records),
+            timeout=90,
+            interval=1,
+            what="the repository session's events indexed",
+        )
+        time.sleep(1)
+    assert count(opensearch, EVENTS, this_session) == len(records)
+    yield {"records": records, "log": log.read_text()}
+    procs.http_json(
+        f"{opensearch}/{EVENTS}/_delete_by_query?refresh=true&conflicts=proceed", "POST", {"query": this_session}
+    )
+
+
+def test_repository_fields_are_keywords(repository_delivered, opensearch):
+    records = repository_delivered["records"]
+    assert not [line for line in repository_delivered["log"].splitlines() if re.search(r"\t(error|warn)\t", line)]
+    # The capture carries the repository on user_prompt, api_request and assistant_response.
+    tagged = [r for r in records if r.get("vcs_repository_url_full") == REPOSITORY]
+    assert {"user_prompt", "api_request", "assistant_response"} <= {r["event_name"] for r in tagged}
+    fields = ",".join(f"attributes.{f}" for f in VCS_FIELDS)
+    caps = procs.http_json(f"{opensearch}/{EVENTS}/_field_caps?" + urllib.parse.urlencode({"fields": fields}))
+    for field in VCS_FIELDS:
+        assert set(caps["fields"][f"attributes.{field}"]) == {"keyword"}, field
+        assert caps["fields"][f"attributes.{field}"]["keyword"]["aggregatable"] is True, field
+    # The explicit mapping, not the dynamic template's (which would add ignore_above: 1024).
+    ((_index, body),) = procs.http_json(f"{opensearch}/{EVENTS}/_mapping").items()
+    attrs = body["mappings"]["properties"]["attributes"]["properties"]
+    for field in VCS_FIELDS:
+        assert attrs[field] == {"type": "keyword"}, (field, attrs[field])
+    hits = search(opensearch, EVENTS, {"size": 0, "query": {"term": {"attributes.vcs_owner_name": "acme"}}})
+    assert hits["hits"]["total"]["value"] == len(tagged)
+
+
+def test_cost_by_repository_visualization(repository_delivered, opensearch):
+    records = repository_delivered["records"]
+    objects = {(o["type"], o["id"]): o for o in saved_objects()}
+    # On the Cost & Usage dashboard, next to "Cost by user", through a panel reference.
+    dashboard = objects[("dashboard", "claude-code-cost-usage")]
+    refs = {r["name"]: r["id"] for r in dashboard["references"]}
+    panels = json.loads(dashboard["attributes"]["panelsJSON"])
+    on_dashboard = {refs[p["panelRefName"]] for p in panels}
+    assert {"claude-code-cost-by-user", "claude-code-cost-by-repository"} <= on_dashboard
+    assert len({p["panelIndex"] for p in panels}) == len(panels) == len(refs)
+
+    ((query, metrics, vis),) = [
+        (q, m, v) for oid, q, m, v in visualization_queries() if oid == "claude-code-cost-by-repository"
+    ]
+    assert vis["type"] == "table" and metrics == {"1": {"sum": {"field": "attributes.cost_usd"}}}
+    (split,) = [a for a in vis["aggs"] if a["schema"] == "bucket"]
+    assert split["type"] == "terms" and split["params"]["field"] == "attributes.vcs_repository_url_full"
+    # The table as its terms split computes it, on the real OpenSearch.
+    terms = {"field": split["params"]["field"], "size": split["params"]["size"]}
+    terms["order"] = {split["params"]["orderBy"]: split["params"]["order"]}
+    body = {"size": 0, "query": query, "aggs": {"repo": {"terms": terms, "aggs": metrics}}}
+    buckets = {b["key"]: b for b in search(opensearch, EVENTS, body)["aggregations"]["repo"]["buckets"]}
+    assert set(buckets) == {REPOSITORY}
+    requests = [r for r in records if r["event_name"] == "api_request"]
+    assert requests and all(r["vcs_repository_url_full"] == REPOSITORY for r in requests)
+    sent = math.fsum(float(r["cost_usd"]) for r in requests)
+    assert buckets[REPOSITORY]["doc_count"] == len(requests)
+    assert abs(buckets[REPOSITORY]["1"]["value"] - sent) <= 1e-9, (buckets[REPOSITORY], sent)
