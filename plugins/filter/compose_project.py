@@ -3,7 +3,8 @@
 # Copyright: claude_code.observability maintainers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The stack's compose project, merged from what each component role published.
+"""The stack's compose project, merged from what each component role published, and
+compose's failures traced back to the variables of those roles.
 
 Filter ``compose_project(parts, name)``
 
@@ -26,6 +27,8 @@ would otherwise replace the other without a word.
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
+
+import re
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common._collections_compat import Mapping, Sequence
@@ -70,6 +73,46 @@ def compose_project(parts, name):
     return project
 
 
+def _pulled_services(result, msg):
+    """Services compose was pulling an image for when it failed."""
+    services = set()
+    if isinstance(result, Mapping):
+        for action in result.get("actions") or []:
+            if isinstance(action, Mapping) and action.get("what") == "image" and action.get("id"):
+                services.add(action["id"])
+    services.update(re.findall(r"Error when processing (?:image )?([^\s:]+):", msg))
+    return services
+
+
+def compose_failure(result, parts):
+    """Compose's error (the failed task's result, or its message), with the images it could not
+    pull traced back to the variable that sets each.
+
+    A component role publishes its service with the image of ``<role>_image``; an
+    image that cannot be pulled (no registry reachable, a typo, a mirror not
+    logged in) is then named with that variable, so the fix is one line of
+    inventory.
+    """
+    msg = "%s" % (result.get("msg", result) if isinstance(result, Mapping) else result,)
+    pulled = _pulled_services(result, msg)
+    named = []
+    for part in parts or []:
+        if not isinstance(part, Mapping) or not part.get("role"):
+            continue
+        for service, spec in (part.get("services") or {}).items():
+            image = spec.get("image") if isinstance(spec, Mapping) else None
+            if image and (service in pulled or image in msg):
+                named.append((image, service, "%s_image" % part["role"]))
+    if not named:
+        return "docker compose failed: %s" % msg
+    lines = [
+        "docker compose could not get the image %s of the %s service: set %s to an image this host can pull "
+        "(a mirror or a local registry), or load it with docker load and set stack_pull: never." % entry
+        for entry in named
+    ]
+    return "\n".join(lines + ["docker compose said: %s" % msg])
+
+
 class FilterModule(object):
     def filters(self):
-        return {"compose_project": compose_project}
+        return {"compose_project": compose_project, "compose_failure": compose_failure}

@@ -80,3 +80,32 @@ def test_parts_must_be_a_list_of_dicts():
 
 def test_filter_is_registered():
     assert cp.FilterModule().filters()["compose_project"] is cp.compose_project
+
+
+def test_an_image_compose_could_not_pull_is_named_with_its_variable():
+    msg = (
+        "Error when processing image prom/prometheus:v9.9.9: Error response from daemon: Get "
+        '"https://registry-1.docker.io/v2/": dial tcp: lookup registry-1.docker.io: no such host'
+    )
+    parts = [COLLECTOR, {**PROMETHEUS, "services": {"prometheus": {"image": "prom/prometheus:v9.9.9"}}}]
+    out = cp.compose_failure(msg, parts)
+    assert "prom/prometheus:v9.9.9 of the prometheus service: set prometheus_image" in out
+    assert "otel_collector_image" not in out
+    assert out.endswith("docker compose said: " + msg)
+
+
+def test_the_service_compose_was_pulling_for_names_the_image():
+    # What community.docker.docker_compose_v2 returns when the registry cannot be reached.
+    result = {
+        "actions": [{"id": "prometheus", "status": "Pulling", "what": "image"}],
+        "msg": 'Error when processing prometheus: Get "https://registry-1.docker.io/v2/": dial tcp: no such host',
+    }
+    out = cp.compose_failure(result, [COLLECTOR, PROMETHEUS])
+    assert out.startswith("docker compose could not get the image prom of the prometheus service: set prometheus_image")
+    assert "otel-collector" not in out
+
+
+def test_a_failure_without_an_image_keeps_compose_s_words():
+    assert (
+        cp.compose_failure("container x is unhealthy", [COLLECTOR]) == "docker compose failed: container x is unhealthy"
+    )
