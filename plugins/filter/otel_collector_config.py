@@ -54,7 +54,26 @@ DEFAULTS = {
     "traces_exporters": [],
     # Extra processors of the logs pipeline, name -> config, in order.
     "logs_processors": {},
+    # What is stored of what clients send, whatever they send (docs/privacy.md):
+    # prompt and response text, tool input; and per identity attribute keep,
+    # hash or drop, over IDENTITY.
+    "store_prompts": False,
+    "store_tool_details": False,
+    "attributes": {},
 }
+
+# Attributes that hold what a user typed or Claude answered (OTEL_LOG_USER_PROMPTS
+# on the client), and tool input such as file paths and commands
+# (OTEL_LOG_TOOL_DETAILS). Unless the server allows them, their value is
+# replaced: the event and its lengths stay, the text does not.
+PROMPT_ATTRIBUTES = ("prompt", "prompt_text", "user_prompt", "response")
+TOOL_DETAIL_ATTRIBUTES = ("tool_input", "tool_parameters", "file_path")
+REDACTED = "<REDACTED>"
+# Who a record is from, by default: an email is hashed (still one value per
+# person for counting), account ids too; the rest is kept.
+IDENTITY = {"user.email": "hash", "user.account_uuid": "hash", "organization.id": "keep"}
+ACTIONS = {"keep": None, "hash": "hash", "drop": "delete"}
+PRIVACY = "attributes/privacy"
 
 QUEUE_STORAGE = "file_storage/queue"
 METRICS_EXPORTER = "otlphttp/prometheus"
@@ -107,6 +126,19 @@ def _options(spec):
         raise AnsibleFilterError("otel_collector_config: tls_cert_file and tls_key_file go together")
     for key, least in (("memory_limit_mib", 64), ("queue_size", 1), ("queue_consumers", 1)):
         opts[key] = _whole(key, opts[key], least)
+    if not isinstance(opts["attributes"], Mapping):
+        raise AnsibleFilterError("otel_collector_config: attributes must be a dict of attribute -> keep|hash|drop")
+    for key, action in opts["attributes"].items():
+        if key in PROMPT_ATTRIBUTES + TOOL_DETAIL_ATTRIBUTES:
+            raise AnsibleFilterError(
+                "otel_collector_config: %s holds prompt or tool content; store it with otel_collector_store_prompts or "
+                "otel_collector_store_tool_details instead of otel_collector_attributes" % key
+            )
+        if action not in ACTIONS:
+            raise AnsibleFilterError(
+                "otel_collector_config: attribute %s: %r is not one of keep, hash, drop (otel_collector_attributes)"
+                % (key, action)
+            )
     for name in list(opts["logs_exporters"]) + list(opts["traces_exporters"]):
         if name not in opts["exporters"]:
             raise AnsibleFilterError("otel_collector_config: pipeline exporter %s has no entry in exporters" % name)
@@ -124,6 +156,21 @@ def _whole(key, value, least):
             "otel_collector_config: %s must be a whole number, at least %d (got %r)" % (key, least, value)
         )
     return number
+
+
+def _privacy_actions(opts):
+    """The attributes processor's actions that apply the privacy options to every record."""
+    actions = []
+    hidden = () if opts["store_prompts"] else PROMPT_ATTRIBUTES
+    hidden += () if opts["store_tool_details"] else TOOL_DETAIL_ATTRIBUTES
+    # update: only a record that carries the attribute gets the placeholder.
+    actions += [{"key": key, "action": "update", "value": REDACTED} for key in hidden]
+    identity = dict(IDENTITY)
+    identity.update(opts["attributes"])
+    for key in sorted(identity):
+        if ACTIONS[identity[key]]:
+            actions.append({"key": key, "action": ACTIONS[identity[key]]})
+    return actions
 
 
 def _queued(config, opts):
@@ -178,7 +225,13 @@ def otel_collector_config(spec):
         # passes through untouched.
         "cumulativetodelta": {"initial_value": "auto", "max_staleness": opts["cumulative_max_staleness"]},
     }
-    metric_procs = ["memory_limiter"]
+    privacy = _privacy_actions(opts)
+    first = ["memory_limiter"]
+    if privacy:
+        # Before anything else sees a record: nothing downstream holds what it removes.
+        processors[PRIVACY] = {"actions": privacy}
+        first.append(PRIVACY)
+    metric_procs = list(first)
     datapoint_statements = []
     if opts["rename_type_to_kind"]:
         datapoint_statements += TYPE_TO_KIND
@@ -233,12 +286,12 @@ def otel_collector_config(spec):
         },
         "logs": {
             "receivers": ["otlp"],
-            "processors": ["memory_limiter"] + list(opts["logs_processors"]) + ["batch"],
+            "processors": first + list(opts["logs_processors"]) + ["batch"],
             "exporters": logs_exporters or ["debug"],
         },
         "traces": {
             "receivers": ["otlp"],
-            "processors": ["memory_limiter", "batch"],
+            "processors": first + ["batch"],
             "exporters": traces_exporters or ["debug"],
         },
     }

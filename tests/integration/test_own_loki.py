@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import uuid
 
 import pytest
 from doubles.grafana_double import GrafanaDouble
 from doubles.loki_double import LokiDouble
-from helpers import deploy, multihost, otlp, playbook, procs
+from helpers import deploy, multihost, otlp, playbook, privacy, procs
 
 TOKEN = "glsa_double_token_0123456789"
 
@@ -107,3 +108,30 @@ def test_status_sees_events_of_the_desktop_app(own):
         assert re.search(r"last Claude Code event in Loki: 20\d\d-\d\d-\d\d ", proc.stdout), proc.stdout[-2000:]
     finally:
         loki.entries[:] = kept
+
+
+def test_privacy_controls_apply_before_loki_stores_anything(own):
+    """The same session as the OpenSearch flavour's privacy test: what reaches Loki holds no prompt,
+    answer, tool input, email or account id, only their placeholders and hashes."""
+    session = f"privacy-{uuid.uuid4()}"
+    payloads = privacy.session_payloads(session)
+    sent = privacy.records(payloads)
+    http = f"http://127.0.0.1:{own['extra']['otel_collector_otlp_http_port']}"
+    for signal, payload in payloads:
+        assert otlp.post(http, signal, payload) == 200
+    loki = own["loki"]
+    got = procs.wait_for(
+        lambda: (e := [x for x in loki.entries if x[1].get("session_id") == session]) and len(e) >= len(sent) and e,
+        timeout=60,
+        what="the privacy session's events in Loki",
+    )
+    assert len(got) == len(sent)
+    raw = json.dumps([[stream, meta, line] for stream, meta, _ns, line in got])
+    for secret in privacy.SECRETS:
+        assert secret not in raw, secret
+    metas = [meta for _stream, meta, _ns, _line in got]
+    assert all(m["user_email"] == privacy.sha256(privacy.EMAIL) for m in metas)
+    assert all(m["user_account_uuid"] == privacy.sha256(privacy.ACCOUNT) for m in metas)
+    assert all(m["organization_id"] == privacy.ORGANIZATION for m in metas)
+    assert [m["prompt"] for m in metas if m["event_name"] == "user_prompt"] == ["<REDACTED>"]
+    assert all(m["tool_input"] == "<REDACTED>" for m in metas if "tool_input" in m)

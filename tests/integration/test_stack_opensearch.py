@@ -4,10 +4,12 @@ telemetry."""
 
 from __future__ import annotations
 
+import json
 import math
+import uuid
 
 import pytest
-from helpers import deploy, load, otlp, playbook, procs
+from helpers import deploy, load, otlp, playbook, privacy, procs
 
 
 @pytest.fixture(scope="module")
@@ -99,3 +101,39 @@ def test_metrics_still_exact_in_prometheus(stack):
         what="load cost in Prometheus",
     )
     assert abs(got - totals.cost) < 1e-9
+
+
+def test_privacy_controls_apply_before_opensearch_stores_anything(stack):
+    """Whatever a client sends: prompt, answer and tool input are stored as <REDACTED>, the email and
+    account id as their SHA-256, the organization as it is (the role's defaults)."""
+    session = f"privacy-{uuid.uuid4()}"
+    payloads = privacy.session_payloads(session)
+    sent = privacy.records(payloads)
+    assert any(r.get("prompt") == privacy.PROMPT for r in sent) and any("tool_input" in r for r in sent)
+    http = f"http://127.0.0.1:{stack['otel_collector_otlp_http_port']}"
+    for signal, payload in payloads:
+        assert otlp.post(http, signal, payload) == 200
+    base = _os(stack)
+    query = {"query": {"term": {"attributes.session_id": session}}, "size": 100}
+    hits = procs.wait_for(
+        lambda: (
+            (h := procs.http_json(f"{base}/claude-code/_search", "POST", query)["hits"]["hits"])
+            and len(h) >= len(sent)
+            and h
+        ),
+        timeout=60,
+        what="the privacy session's events in OpenSearch",
+    )
+    stored = [h["_source"]["attributes"] for h in hits]
+    assert len(stored) == len(sent)
+    raw = json.dumps([h["_source"] for h in hits])
+    for secret in privacy.SECRETS:
+        assert secret not in raw, secret
+    assert all(a["user_email"] == privacy.sha256(privacy.EMAIL) for a in stored)
+    assert all(a["user_account_uuid"] == privacy.sha256(privacy.ACCOUNT) for a in stored)
+    assert all(a["organization_id"] == privacy.ORGANIZATION for a in stored)
+    prompts = [a for a in stored if a["event_name"] == "user_prompt"]
+    assert prompts and all(a["prompt"] == "<REDACTED>" for a in prompts)
+    assert all(a["prompt_length"] for a in prompts)  # the event and its length stay
+    tools = [a for a in stored if "tool_input" in a]
+    assert tools and all(a["tool_input"] == "<REDACTED>" for a in tools)

@@ -81,7 +81,7 @@ def test_storage_exporters_get_the_queue_and_their_pipelines():
         "storage": "file_storage/queue",
     }
     logs = cfg["service"]["pipelines"]["logs"]
-    assert logs["processors"] == ["memory_limiter", "transform/x", "batch"]
+    assert logs["processors"] == ["memory_limiter", "attributes/privacy", "transform/x", "batch"]
     assert logs["exporters"] == ["otlphttp/loki"]
     # Traces have no backend here but span metrics.
     assert cfg["service"]["pipelines"]["traces"]["exporters"] == ["spanmetrics"]
@@ -121,3 +121,43 @@ def test_numbers_from_templates_are_accepted():
 def test_bad_options_are_named(spec, message):
     with pytest.raises(AnsibleFilterError, match=message):
         occ.otel_collector_config(spec)
+
+
+def _privacy(cfg):
+    return {a["key"]: a for a in cfg["processors"]["attributes/privacy"]["actions"]}
+
+
+def test_privacy_comes_first_in_every_pipeline_and_hides_content_by_default():
+    cfg = build()
+    for name, pipeline in cfg["service"]["pipelines"].items():
+        assert pipeline["processors"][:2] == ["memory_limiter", "attributes/privacy"], name
+    actions = _privacy(cfg)
+    for key in ("prompt", "prompt_text", "user_prompt", "response", "tool_input", "tool_parameters", "file_path"):
+        assert actions[key] == {"key": key, "action": "update", "value": "<REDACTED>"}
+    assert actions["user.email"]["action"] == "hash" and actions["user.account_uuid"]["action"] == "hash"
+    assert "organization.id" not in actions  # kept
+
+
+def test_the_server_may_allow_content_and_change_identity_handling():
+    cfg = build(
+        store_prompts=True, store_tool_details=True, attributes={"user.email": "drop", "organization.id": "hash"}
+    )
+    actions = _privacy(cfg)
+    assert not {"prompt", "response", "tool_input", "file_path"} & set(actions)
+    assert actions["user.email"]["action"] == "delete" and actions["organization.id"]["action"] == "hash"
+    cfg = build(store_prompts=True, store_tool_details=True, attributes={k: "keep" for k in occ.IDENTITY})
+    assert "attributes/privacy" not in cfg["processors"]
+    assert cfg["service"]["pipelines"]["logs"]["processors"][0:2] == ["memory_limiter", "batch"]
+
+
+@pytest.mark.parametrize(
+    ("attributes", "message"),
+    [
+        ({"user.email": "encrypt"}, "'encrypt' is not one of keep, hash, drop"),
+        ({"prompt": "keep"}, "store it with otel_collector_store_prompts"),
+        (["user.email"], "attributes must be a dict"),
+    ],
+)
+def test_bad_privacy_options_are_named(attributes, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        build(attributes=attributes)
