@@ -8,8 +8,10 @@ import math
 import subprocess
 import time
 import uuid
+from pathlib import Path
 
 import pytest
+import yaml
 from helpers import load, otlp, playbook, procs
 
 
@@ -179,7 +181,12 @@ def test_rendered_prometheus_files_pass_promtool(stack, testbed):
         check=False,
     )
     assert rules.returncode == 0, rules.stdout + rules.stderr
-    assert "SUCCESS: 60 rules found" in rules.stdout
+    groups = yaml.safe_load(Path(f"{base}/rules/claude_code.yml").read_text())["groups"]
+    written = sum(len(g["rules"]) for g in groups)
+    # promtool read every rule the file holds: window totals, budgets, spike, silent and service alerts.
+    assert f"SUCCESS: {written} rules found" in rules.stdout
+    alerts = {r["alert"] for g in groups for r in g["rules"] if "alert" in r}
+    assert {"ClaudeCodeDailySpendPerUser", "ClaudeCodeSpendSpike", "ClaudeCodeMachineSilent"} <= alerts
 
 
 def test_spans_become_span_metrics(stack):
