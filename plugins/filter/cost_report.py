@@ -69,6 +69,7 @@ from datetime import datetime, timezone
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common._collections_compat import Mapping
 from ansible.module_utils.six import string_types
+from ansible_collections.claude_code.observability.plugins.module_utils.verify_marker import without_verify
 
 COST = "claude_code_cost_usage_USD"
 TOKENS = "claude_code_token_usage_tokens"
@@ -291,7 +292,7 @@ def cost_report_query(breakdown, window, kind_label="kind"):
         by = [breakdown, kind_label] if measure == "tokens" else [breakdown]
         parts.append(
             'label_replace(sum by (%s) (sum_over_time(%s[%s])), "%s", "%s", "", "")'
-            % (", ".join(by), metric, window, TAG, measure)
+            % (", ".join(by), without_verify(metric), window, TAG, measure)
         )
     return " or ".join(parts)
 

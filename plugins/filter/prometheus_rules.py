@@ -44,8 +44,10 @@ import math
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common._collections_compat import Mapping
 from ansible.module_utils.six import string_types
+from ansible_collections.claude_code.observability.plugins.module_utils.verify_marker import without_verify
 
-COST = "claude_code_cost_usage_USD"
+# verify.yml's session is left out of every total and alert.
+COST = without_verify("claude_code_cost_usage_USD")
 COST_RECORD = "claude_code_cost_usd"
 # Budget period -> the window whose group records its totals.
 PERIODS = (("day", "24h", "Daily", "24 h"), ("week", "7d", "Weekly", "7 days"), ("month", "30d", "Monthly", "30 days"))
@@ -94,7 +96,7 @@ def _recording_rules(window_sums, window):
             rules.append(
                 {
                     "record": _recorded(by, spec["record"], window),
-                    "expr": "sum%s (sum_over_time(%s[%s]))" % (grouping, spec["metric"], window),
+                    "expr": "sum%s (sum_over_time(%s[%s]))" % (grouping, without_verify(spec["metric"]), window),
                 }
             )
     return rules

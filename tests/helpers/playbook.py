@@ -14,7 +14,12 @@ RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s
 
 
 def run(playbook: str, extra_vars: dict, *args: str, timeout: int = 900, check: bool = True):
-    """Run ansible-playbook from the repository root; returns (proc, {host: recap})."""
+    """Run ansible-playbook from the repository root; returns (proc, {host: recap}).
+
+    site.yml leaves this machine's Claude Code alone unless the test asks (site_clients): the
+    local inventory's machine is also a client, and its home is not the test's to change."""
+    if Path(playbook).name == "site.yml":
+        extra_vars = {"site_clients": False, **extra_vars}
     vars_file = Path(os.environ.get("TMPDIR", "/tmp")) / f"cco-vars-{os.getpid()}-{abs(hash(playbook))}.json"
     vars_file.write_text(json.dumps(extra_vars))
     env = {

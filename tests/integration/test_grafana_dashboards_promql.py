@@ -417,10 +417,10 @@ def test_every_dashboard_and_alert_query_returns_data(loaded, rendered):
 
     # Template variables (label_values) list what was sent.
     for _uid, name, query in variable_queries():
-        m = re.fullmatch(r"label_values\((\w+), (\w+)\)", query)
+        m = re.fullmatch(r"label_values\((\w+(?:\{[^}]*\})?), (\w+)\)", query)
         assert m, query
-        metric, label = m.groups()
-        url = f"{base}/api/v1/label/{label}/values?" + urllib.parse.urlencode({"match[]": metric})
+        series, label = m.groups()
+        url = f"{base}/api/v1/label/{label}/values?" + urllib.parse.urlencode({"match[]": substitute(series)})
         values = procs.http_json(url)["data"]
         assert values, (name, query)
         if name == "user":

@@ -184,13 +184,14 @@ def test_no_prometheus_says_what_was_found_and_the_variable_to_set():
 def test_one_query_per_breakdown_in_the_dashboards_form():
     query = cr.cost_report_query("user_id", "24h")
     parts = query.split(" or ")
+    # verify.yml's session (its own app) is left out of every measure.
     assert parts == [
-        'label_replace(sum by (user_id) (sum_over_time(claude_code_cost_usage_USD[24h])), "claude_code_report", '
-        '"cost", "", "")',
-        'label_replace(sum by (user_id) (sum_over_time(claude_code_session_count[24h])), "claude_code_report", '
-        '"sessions", "", "")',
-        "label_replace(sum by (user_id, kind) (sum_over_time(claude_code_token_usage_tokens[24h])), "
-        '"claude_code_report", "tokens", "", "")',
+        'label_replace(sum by (user_id) (sum_over_time(claude_code_cost_usage_USD{service_name!="claude-code-verify"}'
+        '[24h])), "claude_code_report", "cost", "", "")',
+        'label_replace(sum by (user_id) (sum_over_time(claude_code_session_count{service_name!="claude-code-verify"}'
+        '[24h])), "claude_code_report", "sessions", "", "")',
+        "label_replace(sum by (user_id, kind) (sum_over_time(claude_code_token_usage_tokens"
+        '{service_name!="claude-code-verify"}[24h])), "claude_code_report", "tokens", "", "")',
     ]
     assert "sum by (model, type)" in cr.cost_report_query("model", "1h", "type")
     with pytest.raises(AnsibleFilterError):
