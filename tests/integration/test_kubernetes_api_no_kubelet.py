@@ -88,6 +88,8 @@ def test_apply_is_stored_by_the_api_server_and_a_second_run_changes_nothing_no_p
         ("ServiceMonitor", NAME),
         ("PrometheusRule", NAME),
         ("ConfigMap", f"{NAME}-dashboard-claude-code-overview"),
+        ("ConfigMap", f"{NAME}-dashboard-claude-code-events"),
+        ("ConfigMap", f"{NAME}-dashboard-claude-code-audit"),
         ("ConfigMap", f"{NAME}-datasources"),
     ]:
         assert (kind, name) in stored, stored
@@ -165,6 +167,7 @@ def test_objects_no_longer_asked_for_are_deleted(kube, cluster, inventory):
     k8s(inventory, role_vars(kube, cluster, kubernetes_bearer_token="", kubernetes_loki=False))
     assert kube.get("Secret", f"{NAME}-token", cluster) is None
     assert kube.get("ConfigMap", f"{NAME}-dashboard-claude-code-events", cluster) is None
+    assert kube.get("ConfigMap", f"{NAME}-dashboard-claude-code-audit", cluster) is None
     assert kube.get("ConfigMap", f"{NAME}-dashboard-claude-code-overview", cluster)
 
 

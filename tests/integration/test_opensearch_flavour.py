@@ -83,9 +83,15 @@ def test_bootstrap_is_idempotent_and_skips_missing_plugins(bootstrapped, opensea
         for line in NDJSON.read_text().splitlines()
         if json.loads(line).get("type") == "dashboard"
     }
-    assert titles == {"Claude Code: Cost & Usage", "Claude Code: Activity", "Claude Code: Performance"}
-    for did in ("claude-code-cost-usage", "claude-code-activity", "claude-code-performance"):
+    assert titles == {
+        "Claude Code: Cost & Usage",
+        "Claude Code: Activity",
+        "Claude Code: Performance",
+        "Claude Code: Audit",
+    }
+    for did in ("claude-code-cost-usage", "claude-code-activity", "claude-code-performance", "claude-code-audit"):
         assert double.stored("dashboard", did) is not None, did
+    assert double.stored("search", "claude-code-audit-events") is not None
 
 
 def _kv(key, value):
@@ -334,6 +340,8 @@ def _fields_of_saved_objects():
         source = json.loads(obj["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"])
         for field in re.findall(r"([\w.@]+)\s*:", source["query"]["query"]):
             used.append((obj["id"], field, False))
+        for saved_filter in source.get("filter", []):
+            used.append((obj["id"], saved_filter["meta"]["key"], False))
     return used
 
 
@@ -391,9 +399,9 @@ def visualization_queries() -> list[tuple[str, dict, dict, dict]]:
         source = json.loads(obj["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"])
         clauses = [kql_query(source["query"]["query"])]
         for saved_filter in source.get("filter", []):
-            clauses.append(
-                saved_filter.get("query") or {k: v for k, v in saved_filter.items() if k not in ("meta", "$state")}
-            )
+            clause = saved_filter.get("query") or {k: v for k, v in saved_filter.items() if k not in ("meta", "$state")}
+            # A negated filter (verify.yml's session left out) excludes what it matches.
+            clauses.append({"bool": {"must_not": [clause]}} if saved_filter["meta"].get("negate") else clause)
         metrics = {}
         for agg in vis["aggs"]:
             if agg["schema"] != "metric" or agg["type"] == "count":

@@ -2,9 +2,13 @@
 
 Each query is parsed structurally (balanced brackets and quotes, known functions and pipeline
 stages, valid ranges), and every label or field it names is checked against what Loki holds
-for Claude Code's events: the attributes of the captured fixtures' log records and resources,
-with dots turned into underscores as Loki's OTLP ingestion does, split into stream labels (the
-loki role's otlp_config choices plus Loki's own defaults) and structured metadata (the rest).
+for Claude Code's events: the attributes of the captured fixtures' log records and resources
+(shared/fixtures and this repository's tests/fixtures), with dots turned into underscores as
+Loki's OTLP ingestion does, split into stream labels (the loki role's otlp_config choices plus
+Loki's own defaults) and structured metadata (the rest). Events and attributes no capture holds
+(a permission mode change, a hook run, an MCP server, user.email, ...) are accepted only as
+Claude Code's monitoring documentation lists them (tests/helpers/documented_events.py), and
+only a documented number may be unwrapped.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 from doubles.loki_double import DEFAULT_INDEX_LABELS
-from helpers import grafana_selectors, otlp
+from helpers import documented_events, grafana_selectors, otlp
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = ROOT / "roles" / "grafana" / "files" / "dashboards"
@@ -53,13 +57,15 @@ def loki_name(attribute: str) -> str:
 
 
 def _all_records():
-    for path in sorted(otlp.fixture_dir().glob("*/*.json")):
+    dirs = [otlp.fixture_dir()] + ([otlp.LOCAL_FIXTURES] if otlp.LOCAL_FIXTURES.is_dir() else [])
+    for path in sorted(p for d in dirs for p in d.glob("*/*.json")):
         if otlp.signal_of(path) == "logs":
             yield from otlp.log_records(otlp.load(path))
 
 
 class Schema:
-    """What Loki holds for the fixtures: stream labels, structured metadata, events and their fields."""
+    """What Loki holds for the fixtures: stream labels, structured metadata, events and their fields;
+    plus what the documentation lists that no fixture holds (`documented`: event -> field -> kind)."""
 
     def __init__(self):
         configured = yaml.safe_load((ROOT / "roles" / "loki" / "defaults" / "main.yml").read_text())
@@ -74,12 +80,22 @@ class Schema:
         metadata = {loki_name(a) for a in resource_keys - index}
         for fields in self.events.values():
             metadata |= set(fields)
+        self.documented = {
+            event: {loki_name(k): kind for k, kind in attributes.items()}
+            for event, attributes in documented_events.EVENTS.items()
+        }
+        for fields in self.documented.values():
+            metadata |= set(fields)
+        metadata |= {loki_name(a) for a in documented_events.STANDARD_ATTRIBUTES} - self.stream_labels
         self.fields = metadata | self.stream_labels | {"__error__"}
+
+    def known_event(self, event: str) -> bool:
+        return event in self.events or event in self.documented
 
     def numeric(self, event: str, field: str) -> bool:
         values = self.events.get(event, {}).get(field)
         if not values:
-            return False
+            return self.documented.get(event, {}).get(field) == "number"
         for value in values:
             try:
                 float(value)
@@ -175,13 +191,14 @@ def check(expr: str) -> list[str]:
         else:
             problems.append(f"unknown pipeline stage {stage!r}")
     for event in events:
-        if event not in SCHEMA.events:
-            problems.append(f"no event {event} in the fixtures (events: {sorted(SCHEMA.events)})")
+        if not SCHEMA.known_event(event):
+            known = sorted(set(SCHEMA.events) | set(SCHEMA.documented))
+            problems.append(f"no event {event} in the fixtures or the documentation (events: {known})")
     for m in re.finditer(r"\|\s*unwrap\s+(\w+)", masked):
         unwrapped = m.group(1)
         for event in events or {None}:
             if not SCHEMA.numeric(event, unwrapped):
-                problems.append(f"{unwrapped} of {event} events is not a number in every fixture record")
+                problems.append(f"{unwrapped} of {event} events is not a number (fixture records, documentation)")
     for rng in re.findall(r"\[([^\]]*)\]", masked):
         if rng.strip() not in RANGES and not re.fullmatch(r"\d+[smhdw]", rng.strip()):
             problems.append(f"bad range [{rng}]")
@@ -216,6 +233,14 @@ def test_schema_is_what_the_fixtures_and_the_loki_role_give():
     assert all(isinstance(v, str) for v in SCHEMA.events["tool_result"]["duration_ms"])
     assert SCHEMA.numeric("tool_result", "duration_ms")
     assert not SCHEMA.numeric("user_prompt", "prompt")
+    # The repository capture (tests/fixtures) is read too: its events carry the vcs attributes.
+    assert {"vcs_repository_url_full", "vcs_repository_name"} <= set(SCHEMA.events["api_request"])
+    # Documented events no capture holds are known as documented only, with the documented kinds.
+    assert "permission_mode_changed" not in SCHEMA.events
+    assert SCHEMA.known_event("permission_mode_changed") and not SCHEMA.known_event("tool_decided")
+    assert SCHEMA.numeric("hook_execution_complete", "num_blocking")
+    assert not SCHEMA.numeric("mcp_server_connection", "status")
+    assert {"from_mode", "to_mode", "user_email", "skill_name", "error_type"} <= SCHEMA.fields
 
 
 def test_dashboards_have_loki_queries():
@@ -251,6 +276,11 @@ def test_logql_query_is_sound(where, expr):
         ('sum by (colour) (count_over_time({service_name="claude-code"} [1m]))', "grouping by unknown field colour"),
         ('avg_over_tme({service_name="claude-code"} [1m])', "unknown function avg_over_tme"),
         ('{service_name="claude-code} | event_name="api_error"', "unterminated string"),
+        ('{service_name="claude-code"} | event_name="permission_mode_changed" | mode="plan"', "unknown field mode"),
+        (
+            'sum_over_time({service_name="claude-code"} | event_name="mcp_server_connection" | unwrap status [1m])',
+            "status of mcp_server_connection events is not a number",
+        ),
     ],
 )
 def test_checker_finds_broken_queries(expr, problem):

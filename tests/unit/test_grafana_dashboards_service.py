@@ -1,7 +1,7 @@
 """The App variable ($service) of the Grafana dashboards: the Claude Code CLI sends its events and
 metrics with the resource attribute service.name=claude-code, the Desktop app with
-claude-code-desktop. Every query of both dashboards must see both apps when App is All, and only
-the chosen one otherwise.
+claude-code-desktop. Every query of every dashboard (events, audit, overview) must see both apps
+when App is All, and only the chosen one otherwise.
 
 The Desktop app's data is derived from a real capture of the CLI with only service.name changed
 (tests/helpers/desktop.py). The selectors are evaluated as Loki and Prometheus would, after
@@ -29,7 +29,11 @@ from ansible_collections.claude_code.observability.plugins.filter import otel_co
 
 DASHBOARDS = ROOT / "roles" / "grafana" / "files" / "dashboards"
 EVENTS = "claude-code-events.json"
+AUDIT = "claude-code-audit.json"
 OVERVIEW = "claude-code-overview.json"
+LOKI_DASHBOARDS = (EVENTS, AUDIT)
+# At least this many queries each (a dashboard that lost its panels fails).
+MIN_QUERIES = {EVENTS: 17, AUDIT: 20, OVERVIEW: 14}
 APPS = [desktop.CLI_SERVICE_NAME, desktop.SERVICE_NAME]
 CLI_SESSIONS = ("tool-session", "error-session")
 
@@ -144,7 +148,11 @@ def test_desktop_session_is_the_capture_with_only_service_name_changed(desktop_s
 # -- the variable ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", [EVENTS, OVERVIEW])
+def test_every_shipped_dashboard_is_checked_here():
+    assert sorted(p.name for p in DASHBOARDS.glob("*.json")) == sorted(MIN_QUERIES)
+
+
+@pytest.mark.parametrize("name", [EVENTS, AUDIT, OVERVIEW])
 def test_app_variable(name):
     variables = gs.template_variables(dashboard(name))
     var = variables.get("service")
@@ -165,10 +173,10 @@ def test_app_variable(name):
     assert next(iter(variables)) == "service"
 
 
-@pytest.mark.parametrize("name", [EVENTS, OVERVIEW])
+@pytest.mark.parametrize("name", [EVENTS, AUDIT, OVERVIEW])
 def test_every_query_filters_on_the_app(name):
     found = targets(name)
-    assert len(found) >= (17 if name == EVENTS else 14)
+    assert len(found) >= MIN_QUERIES[name]
     for where, expr in found:
         sels = gs.selectors(expr)
         assert sels, where
@@ -209,15 +217,20 @@ def _check_selector(name: str, selector: str, records_of: dict[str, list[dict]],
             assert not all(gs.matches_empty(op, raw, values) for _n, op, raw in gs.matchers(selector)), scenario
 
 
-@pytest.mark.parametrize(("where", "selector"), selector_cases(EVENTS), ids=[w for w, _s in selector_cases(EVENTS)])
-def test_stream_selectors_show_the_chosen_apps(where, selector, desktop_session):
+LOKI_CASES = [(name, where, sel) for name in LOKI_DASHBOARDS for where, sel in selector_cases(name)]
+
+
+@pytest.mark.parametrize(
+    ("name", "where", "selector"), LOKI_CASES, ids=[f"{n.removesuffix('.json')}: {w}" for n, w, _s in LOKI_CASES]
+)
+def test_stream_selectors_show_the_chosen_apps(name, where, selector, desktop_session):
     del where
     records_of = {
         desktop.CLI_SERVICE_NAME: loki_streams(_payloads(None, CLI_SESSIONS)),
         desktop.SERVICE_NAME: loki_streams(_payloads(desktop_session)),
     }
     assert {s["service_name"] for s in records_of[desktop.CLI_SERVICE_NAME]} == {desktop.CLI_SERVICE_NAME}
-    _check_selector(EVENTS, selector, records_of, loki=True)
+    _check_selector(name, selector, records_of, loki=True)
 
 
 @pytest.mark.parametrize(("where", "selector"), selector_cases(OVERVIEW), ids=[w for w, _s in selector_cases(OVERVIEW)])

@@ -55,7 +55,7 @@ def _raw_metric_selectors(expr: str) -> list[tuple[str, str]]:
     out = []
     for match in CLAUDE_SELECTOR.finditer(expr):
         start = match.start()
-        if start and (expr[start - 1] in ":\"" or expr[start - 1].isalnum()):
+        if start and (expr[start - 1] in ':"' or expr[start - 1].isalnum()):
             continue
         if ":" in expr[match.end() : match.end() + 1]:
             continue
@@ -113,6 +113,8 @@ def test_dashboards_with_all_selected_leave_the_verify_session_out(path):
                 checked += 1
     for var in dash["templating"]["list"]:
         query = var.get("definition") or ""
+        # A list of users, machines, ... offers only those of Claude Code's apps.
+        assert "label_values(claude_code_" not in query or "{" in query, (var["name"], query)
         for selector in gs.selectors(query):
             assert _leaves_verify_out(selector, values), (var["name"], query)
     assert checked > 5
@@ -124,3 +126,27 @@ def test_verify_sends_as_the_marked_app(signal):
     assert re.findall(r'"service\.name", "value": \{"stringValue": "([^"]+)"\}', text) == [VERIFY_SERVICE]
     playbook = (ROOT / "playbooks" / "verify.yml").read_text()
     assert f'service_name="{VERIFY_SERVICE}"' in playbook
+
+
+def test_every_opensearch_saved_object_that_reads_events_leaves_the_verify_session_out():
+    path = ROOT / "roles" / "opensearch_bootstrap" / "files" / "dashboards" / "claude-code.ndjson"
+    checked = 0
+    for line in path.read_text().splitlines():
+        obj = json.loads(line)
+        if obj.get("type") not in ("visualization", "search"):
+            continue
+        source = json.loads(obj["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"])
+        if "indexRefName" not in source:  # the App control reads no events
+            continue
+        excluded = [
+            f
+            for f in source.get("filter", [])
+            if f["meta"]["negate"]
+            and not f["meta"]["disabled"]
+            and f["query"] == {"match_phrase": {"resource.service.name": VERIFY_SERVICE}}
+        ]
+        assert len(excluded) == 1, obj["id"]
+        refs = {r["name"]: r["id"] for r in obj["references"]}
+        assert refs[excluded[0]["meta"]["indexRefName"]] == refs[source["indexRefName"]], obj["id"]
+        checked += 1
+    assert checked >= 30
