@@ -136,3 +136,41 @@ def test_a_service_that_does_not_come_up_is_rolled_back_with_its_own_words(stack
     # The next good run changes nothing: the rollback left exactly the last healthy state.
     _proc, recap = playbook.run("site.yml", stack)
     assert recap["localhost"]["changed"] == 0, recap
+
+
+# A typo in an enum or a number, or a path that is not there: refused before any file or service
+# is touched, with the variable's name and what it takes. (id, variables, words of the message)
+TYPOS = [
+    ("flavour", {"stack_flavour": "grafna"}, ["stack_flavour", "grafana, opensearch, both, none"]),
+    ("pull-policy", {"stack_pull": "sometimes"}, ["stack_pull", "always, missing, never, policy"]),
+    ("memory-not-a-number", {"otel_collector_memory_limit_mib": "lots"}, ["otel_collector_memory_limit_mib", "int"]),
+    ("memory-zero", {"otel_collector_memory_limit_mib": 0}, ["memory_limit_mib", "64"]),
+    ("port-not-a-number", {"prometheus_port": "ninety"}, ["prometheus_port", "int"]),
+    (
+        "tls-cert-without-key",
+        {"otel_collector_tls_cert_file": "/nonexistent/server.crt"},
+        ["otel_collector_tls_cert_file and otel_collector_tls_key_file go together"],
+    ),
+    ("token-with-newline", {"otel_collector_bearer_token": "abc\nHTTP_PROXY=x"}, ["otel_collector_bearer_token"]),
+]
+
+
+@pytest.mark.parametrize(("variables", "words"), [c[1:] for c in TYPOS], ids=[c[0] for c in TYPOS])
+def test_a_typo_is_refused_before_anything_is_touched(stack, variables, words):
+    _rerun_fails(stack, variables, *words)
+
+
+def test_an_upgrade_to_an_image_that_cannot_be_had_keeps_the_running_one(stack):
+    """upgrade.yml to a tag no registry has: the pull fails, the image and its variable are named,
+    and the stack runs on as before."""
+    before_files = _files(stack["stack_project_dir"])
+    before = _containers(stack["stack_project_name"])
+    bad = {**stack, "stack_pull": "missing", "prometheus_image": "127.0.0.1:1/claude-obs/none:v0"}
+    proc, _recap = playbook.run("playbooks/upgrade.yml", bad, check=False)
+    assert proc.returncode != 0
+    message = _failure_message(proc.stdout)
+    assert "could not get the image 127.0.0.1:1/claude-obs/none:v0 of the prometheus service" in message, message
+    assert "set prometheus_image" in message
+    assert _files(stack["stack_project_dir"]) == before_files
+    assert _containers(stack["stack_project_name"]) == before
+    _healthy(stack)

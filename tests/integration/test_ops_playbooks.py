@@ -85,11 +85,11 @@ def _totals(stack, at: float) -> dict[str, list]:
 def test_verify_sends_a_session_and_finds_it_and_no_total_counts_it(stack):
     prom = f"http://127.0.0.1:{stack['prometheus_port']}"
     http = f"http://127.0.0.1:{stack['otel_collector_otlp_http_port']}"
-    for signal, payload in otlp.session_payloads("error-session"):
+    for signal, payload in otlp.session_payloads("tool-session"):
         otlp.post(http, signal, payload)
     procs.wait_for(
         lambda: procs.prom_scalar(prom, 'sum(sum_over_time(claude_code_cost_usage_USD{project="demo"}[1h]))'),
-        timeout=30,
+        timeout=60,
         what="the captured session in Prometheus",
     )
     time.sleep(3)  # the 1 s rule evaluation has recorded it
