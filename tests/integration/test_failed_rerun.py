@@ -145,7 +145,6 @@ TYPOS = [
     ("pull-policy", {"stack_pull": "sometimes"}, ["stack_pull", "always, missing, never, policy"]),
     ("memory-not-a-number", {"otel_collector_memory_limit_mib": "lots"}, ["otel_collector_memory_limit_mib", "int"]),
     ("memory-zero", {"otel_collector_memory_limit_mib": 0}, ["memory_limit_mib", "64"]),
-    ("port-not-a-number", {"prometheus_port": "ninety"}, ["prometheus_port", "int"]),
     (
         "tls-cert-without-key",
         {"otel_collector_tls_cert_file": "/nonexistent/server.crt"},

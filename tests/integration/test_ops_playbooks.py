@@ -153,11 +153,15 @@ def test_status_fails_clearly_when_a_service_is_down(stack):
 def test_upgrade_keeps_data(stack, testbed):
     prom = f"http://127.0.0.1:{stack['prometheus_port']}"
     http = f"http://127.0.0.1:{stack['otel_collector_otlp_http_port']}"
+    expr = 'sum(sum_over_time(claude_code_cost_usage_USD{project="demo"}[1h]))'
+    earlier = procs.prom_scalar(prom, expr) or 0.0  # what the tests before this one sent
     for signal, payload in otlp.session_payloads("tool-session"):
         otlp.post(http, signal, payload)
-    expr = 'sum(sum_over_time(claude_code_cost_usage_USD{project="demo"}[1h]))'
-    before = procs.wait_for(lambda: procs.prom_scalar(prom, expr), timeout=30, what="cost before the upgrade")
-    assert before >= 0.002512 - 1e-9
+    before = procs.wait_for(
+        lambda: (procs.prom_scalar(prom, expr) or 0.0) >= earlier + 0.002512 - 1e-9 and procs.prom_scalar(prom, expr),
+        timeout=60,
+        what="cost before the upgrade",
+    )
     # A "new release": the same software under a new tag.
     new_tag = testbed["PROMETHEUS_IMAGE"].rsplit(":", 1)[0] + ":upgrade-" + uuid.uuid4().hex[:6]
     subprocess.run(["docker", "tag", testbed["PROMETHEUS_IMAGE"], new_tag], check=True)
