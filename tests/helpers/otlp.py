@@ -129,3 +129,22 @@ def events(session: str, name: str) -> list[dict]:
             if a.get("event.name") == name:
                 out.append(a)
     return out
+
+
+def _loki_text(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def loki_records(sessions) -> list[dict]:
+    """Every captured event of the sessions as Loki holds it: resource and record attributes,
+    dots in names turned into underscores, values as text."""
+    out = []
+    for session in sessions:
+        for path in session_files(session):
+            if signal_of(path) != "logs":
+                continue
+            for resource, _record, attrs in log_records(load(path)):
+                out.append({k.replace(".", "_"): _loki_text(v) for k, v in {**resource, **attrs}.items()})
+    return out

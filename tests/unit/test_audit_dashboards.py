@@ -48,23 +48,10 @@ def loki_name(attribute: str) -> str:
     return attribute.replace(".", "_")
 
 
-def _text(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 @pytest.fixture(scope="module")
 def records() -> list[dict]:
-    """Every captured event as Loki holds it: resource and record attributes, dots turned into
-    underscores, values as text."""
-    out = []
-    for session in SESSIONS:
-        for path in otlp.session_files(session):
-            if otlp.signal_of(path) != "logs":
-                continue
-            for resource, _record, attrs in otlp.log_records(otlp.load(path)):
-                out.append({loki_name(k): _text(v) for k, v in {**resource, **attrs}.items()})
+    """Every captured event as Loki holds it (tests/helpers/otlp.py)."""
+    out = otlp.loki_records(SESSIONS)
     assert out
     return out
 

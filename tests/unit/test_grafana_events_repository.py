@@ -31,22 +31,11 @@ _STAGE = re.compile(r'\|\s*(\w+)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"')
 _SELECTOR = re.compile(r'\{(?=\s*service_name=~"\$service")')
 
 
-def _text(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 @pytest.fixture(scope="module")
 def records() -> list[dict]:
-    """Every captured event as Loki holds it (attribute names with dots turned into underscores)."""
-    out = []
-    for session in SESSIONS:
-        for path in otlp.session_files(session):
-            if otlp.signal_of(path) != "logs":
-                continue
-            for resource, _record, attrs in otlp.log_records(otlp.load(path)):
-                out.append({k.replace(".", "_"): _text(v) for k, v in {**resource, **attrs}.items()})
+    """Every captured event as Loki holds it (tests/helpers/otlp.py)."""
+    out = otlp.loki_records(SESSIONS)
+    assert out
     return out
 
 
