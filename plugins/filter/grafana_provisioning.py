@@ -13,6 +13,8 @@ Options (a dict; the grafana role passes ``grafana__datasource_options``):
   loki                            whether to add the Loki data source (a bool)
   loki_uid, loki_url              the Loki data source
   tempo_uid, tempo_url            the Tempo data source, added when tempo_url
+  extra                           more data sources (name, uid, type, url, jsonData...), as
+                                  other component roles publish them (docs/components.md)
                                   is not empty
 
 Example::
@@ -57,6 +59,7 @@ DATASOURCE_DEFAULTS = {
     "loki_url": "http://loki:3100",
     "tempo_uid": "claude-code-tempo",
     "tempo_url": "",
+    "extra": [],
 }
 
 RULE_KEYS = ("uid", "title", "expr", "threshold", "summary")
@@ -118,6 +121,18 @@ def grafana_datasources(spec):
                 "editable": False,
             }
         )
+    extra = opts["extra"] or []
+    if isinstance(extra, string_types) or not isinstance(extra, Sequence):
+        raise AnsibleFilterError("grafana_datasources: extra must be a list of data sources, got %r" % (extra,))
+    for source in extra:
+        if not isinstance(source, Mapping) or not {"name", "uid", "type", "url"} <= set(source):
+            raise AnsibleFilterError(
+                "grafana_datasources: each extra data source needs name, uid, type and url, got %r" % (source,)
+            )
+        taken = [d["uid"] for d in datasources]
+        if source["uid"] in taken:
+            raise AnsibleFilterError("grafana_datasources: two data sources have the uid %s" % source["uid"])
+        datasources.append(dict({"access": "proxy", "editable": False}, **source))
     return {"apiVersion": 1, "datasources": datasources}
 
 

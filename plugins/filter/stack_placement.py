@@ -14,41 +14,28 @@ from collections import OrderedDict
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.module_utils.six import string_types
+from ansible_collections.claude_code.observability.plugins.plugin_utils.components import (
+    CatalogError,
+    load_catalog,
+    uses,
+)
 
-COMPONENTS = ("otel_collector", "prometheus", "alertmanager", "opensearch", "loki", "grafana")
-
-# Who connects to whom. The collector pushes to the storages, Prometheus
-# included; Prometheus pulls the collector's own metrics (the reverse
-# direction, handled as "scrapes") and pushes alerts to Alertmanager; Grafana
-# queries Prometheus and Loki.
-NEEDS = {
-    "otel_collector": ("opensearch", "loki", "prometheus"),
-    "prometheus": ("alertmanager",),
-    "grafana": ("prometheus", "loki"),
-}
-
-# Published ports of each component, as (variable, default of its role): a
-# host's inventory may change them. tests/unit checks these defaults against
-# the roles' defaults/main.yml.
-PORTS = {
-    "otel_collector": ("otel_collector_otlp_http_port", 4318),
-    "prometheus": ("prometheus_port", 9090),
-    "alertmanager": ("alertmanager_port", 9093),
-    "opensearch": ("opensearch_port", 9200),
-    "loki": ("loki_port", 3100),
-    "grafana": ("grafana_port", 3000),
-}
-TELEMETRY_PORT = ("otel_collector_telemetry_port", 8888)
+# Who connects to whom, which port other hosts reach and which component
+# scrapes which: each component role's meta/component.yml (docs/components.md).
+# A collector pushes to the storages, Prometheus included; Prometheus pulls the
+# collector's own metrics (the reverse direction, handled as "scrapes").
 
 
 def _port(hostvars, host, spec):
     if not host:
         return 0
-    return int(_vars(hostvars, host).get(spec[0], spec[1]))
-
-
-def _target(hostvars, host, local, spec):
-    return "%s:%d" % ("otel-collector" if local else _address(hostvars, host), _port(hostvars, host, spec))
+    value = _vars(hostvars, host).get(spec["variable"], spec["default"])
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise AnsibleFilterError(
+            "%s of %s must be a port number (1-65535), got %r" % (spec["variable"], host, value)
+        ) from None
 
 
 def _vars(hostvars, host):
@@ -58,20 +45,20 @@ def _vars(hostvars, host):
         raise AnsibleFilterError("stack_placement: %s is not in the inventory" % host) from None
 
 
-def _components(hostvars, host):
+def _components(hostvars, host, catalog):
     value = _vars(hostvars, host).get("stack_components", ["all"])
     if isinstance(value, string_types) or not isinstance(value, (list, tuple)):
         raise AnsibleFilterError(
             "stack_components of %s must be a list (e.g. [prometheus, opensearch]), got %r" % (host, value)
         )
     names = [to_text(name) for name in value]
-    unknown = sorted(set(names) - set(COMPONENTS) - {"all"})
+    unknown = sorted(set(names) - set(catalog) - {"all"})
     if unknown:
         raise AnsibleFilterError(
             "stack_components of %s names %s; known components: all, %s"
-            % (host, ", ".join(unknown), ", ".join(COMPONENTS))
+            % (host, ", ".join(unknown), ", ".join(catalog))
         )
-    return set(COMPONENTS) if "all" in names else set(names)
+    return set(catalog) if "all" in names else set(names)
 
 
 def _address(hostvars, host):
@@ -81,54 +68,104 @@ def _address(hostvars, host):
     return to_text(hv.get("stack_advertise_address") or hv.get("ansible_host") or host)
 
 
-def stack_placement(hostvars, servers, here=None):
-    """For each component: the host `here` uses (its own when it runs it, else
-    the first of `servers` that does), that host's address, and the other
-    server hosts that use this host's copy. `scrape_collectors` lists the
-    collector hosts a Prometheus here scrapes."""
+def _external(hostvars, here, record):
+    """The user's own copy of a component (its catalog's external variable), as a URL or True."""
+    spec = record.get("external")
+    if not spec or not here:
+        return ""
+    value = _vars(hostvars, here).get(spec["variable"], "")
+    if "equals" in spec:
+        return value == spec["equals"]
+    return to_text(value or "").rstrip("/")
+
+
+def _catalog(components):
+    try:
+        catalog = load_catalog()
+    except CatalogError as exc:
+        raise AnsibleFilterError("stack_placement: %s" % exc) from None
+    if components is None:
+        return catalog
+    unknown = [name for name in components if name not in catalog]
+    if unknown:
+        raise AnsibleFilterError(
+            "stack_placement: unknown component(s) %s; known: %s" % (", ".join(unknown), ", ".join(catalog))
+        )
+    return OrderedDict((name, catalog[name]) for name in components)
+
+
+def stack_placement(hostvars, servers, here=None, components=None):
+    """For each component (of `components`, else every one the collection has):
+    the host `here` uses (its own when it runs it, else the first of `servers`
+    that does), that host's address, how `here` reaches it (url, target), and
+    the other server hosts that use this host's copy. `scrape_targets` lists
+    what a scraper here scrapes."""
+    catalog = _catalog(components)
+    known = load_catalog() if components is not None else catalog
     servers = [to_text(h) for h in (servers or [])]
     here = to_text(here) if here else ""
-    runs = OrderedDict((h, _components(hostvars, h)) for h in servers)
+    runs = OrderedDict((h, _components(hostvars, h, known) & set(catalog)) for h in servers)
     if here and here not in runs:
         # A host outside the group runs what it lists for itself.
-        runs[here] = _components(hostvars, here)
+        runs[here] = _components(hostvars, here, known) & set(catalog)
 
     def first(component):
         return next((h for h in servers if component in runs[h]), "")
 
-    def uses(host, component):
+    def user(host, component):
         return host if component in runs.get(host, ()) else first(component)
 
+    scraper = next((n for n, r in catalog.items() if r.get("scrapes")), None)
     placement = {}
-    for component in COMPONENTS:
-        host = uses(here, component)
+    for name, record in catalog.items():
+        external = _external(hostvars, here, record)
+        host = "" if external else user(here, name)
+        local = bool(here) and host == here
         consumers = []
-        if host == here and here:
+        if local:
             consumers = [
                 h
                 for h in servers
-                if h != here and uses(h, component) == here and any(component in NEEDS.get(own, ()) for own in runs[h])
+                if h != here
+                and user(h, name) == here
+                and any(uses(catalog, own, name) for own in runs[h] if own != name)
             ]
-        placement[component] = {
+        port = _port(hostvars, host, record["port"])
+        address = _address(hostvars, host)
+        target = "%s:%d" % (record["service"], record["port"]["container"]) if local else "%s:%d" % (address, port)
+        url = external if isinstance(external, string_types) else ""
+        if host:
+            url = "%s://%s" % (record["scheme"], target)
+        placement[name] = {
             "host": host,
-            "address": _address(hostvars, host),
-            "local": bool(here) and host == here,
+            "address": address,
+            "local": local,
             "consumers": consumers,
-            "port": _port(hostvars, host, PORTS[component]),
+            "port": port,
+            "target": target if host else "",
+            "url": url,
+            "external": bool(external),
+            # The host that scrapes this component's own metrics port, when
+            # that is another host than the one running it.
+            "scraped_from": "",
         }
+        if local and record.get("scrape") and scraper:
+            scraper_host = user(here, scraper)
+            placement[name]["scraped_from"] = scraper_host if scraper_host != here else ""
     scrapes = []
-    if here and "prometheus" in runs.get(here, ()):
-        scrapes = [h for h in runs if "otel_collector" in runs[h] and uses(h, "prometheus") == here]
+    for name, record in catalog.items():
+        if record.get("scrapes") and here and name in runs.get(here, ()):
+            for other, spec in ((n, r["scrape"]) for n, r in catalog.items() if r.get("scrape")):
+                for h in runs:
+                    if other in runs[h] and user(h, name) == here:
+                        where = catalog[other]["service"] if h == here else _address(hostvars, h)
+                        scrapes.append(
+                            {"host": h, "component": other, "target": "%s:%d" % (where, _port(hostvars, h, spec))}
+                        )
     placement["advertise_address"] = _address(hostvars, here)
-    # A collector of this host is scraped in the compose network by its
+    # A component of this host is scraped in the compose network by its
     # service name, the others at their published ports.
-    placement["scrape_collectors"] = [
-        {
-            "host": h,
-            "telemetry_target": _target(hostvars, h, h == here, TELEMETRY_PORT),
-        }
-        for h in scrapes
-    ]
+    placement["scrape_targets"] = scrapes
     return placement
 
 

@@ -13,6 +13,9 @@ sys.path.insert(0, str(ROOT / "collections"))
 
 from ansible.errors import AnsibleFilterError  # noqa: E402
 from ansible_collections.claude_code.observability.plugins.filter import stack_placement as sp  # noqa: E402
+from ansible_collections.claude_code.observability.plugins.plugin_utils.components import load_catalog  # noqa: E402
+
+SIX = ["otel_collector", "prometheus", "alertmanager", "opensearch", "loki", "grafana"]
 
 SPLIT = {
     "store": {"ansible_host": "10.0.0.5", "stack_components": ["prometheus", "opensearch", "loki", "grafana"]},
@@ -20,18 +23,20 @@ SPLIT = {
 }
 
 
-def place(hostvars, here=None, servers=None):
-    return sp.stack_placement(hostvars, list(hostvars) if servers is None else servers, here)
+def place(hostvars, here=None, servers=None, components=SIX):
+    return sp.stack_placement(hostvars, list(hostvars) if servers is None else servers, here, components)
 
 
 def test_every_host_runs_everything_by_default():
     hostvars = {"a": {"ansible_host": "10.0.0.1"}, "b": {}}
     for here in hostvars:
         placement = place(hostvars, here)
-        for component in sp.COMPONENTS:
+        for component in SIX:
             assert placement[component]["local"] is True
             assert placement[component]["consumers"] == []
-        assert [c["telemetry_target"] for c in placement["scrape_collectors"]] == ["otel-collector:8888"]
+            assert placement[component]["url"].endswith(":%d" % load_catalog()[component]["port"]["container"])
+        assert [c["target"] for c in placement["scrape_targets"]] == ["otel-collector:8888"]
+        assert placement["prometheus"]["url"] == "http://prometheus:9090"
 
 
 def test_storage_host_serves_the_collector_host():
@@ -42,17 +47,24 @@ def test_storage_host_serves_the_collector_host():
         "local": False,
         "consumers": [],
         "port": 4318,
+        "target": "10.0.0.6:4318",
+        "url": "http://10.0.0.6:4318",
+        "external": False,
+        "scraped_from": "",
     }
     # The collector on ingest pushes to OpenSearch, Loki and Prometheus here; Grafana here is local.
     assert store["opensearch"]["consumers"] == ["ingest"]
     assert store["loki"]["consumers"] == ["ingest"]
     assert store["prometheus"]["consumers"] == ["ingest"]
-    assert store["scrape_collectors"] == [{"host": "ingest", "telemetry_target": "10.0.0.6:8888"}]
+    assert store["scrape_targets"] == [{"host": "ingest", "component": "otel_collector", "target": "10.0.0.6:8888"}]
     ingest = place(SPLIT, "ingest")
+    assert ingest["otel_collector"]["scraped_from"] == "store"
+    assert store["prometheus"]["scraped_from"] == ""
     assert ingest["otel_collector"]["local"] is True
     assert ingest["opensearch"]["address"] == "10.0.0.5" and ingest["opensearch"]["port"] == 9200
+    assert ingest["opensearch"]["url"] == "http://10.0.0.5:9200"
     assert ingest["loki"]["port"] == 3100  # store's own port, not ingest's loki_port
-    assert ingest["prometheus"]["host"] == "store" and ingest["scrape_collectors"] == []
+    assert ingest["prometheus"]["host"] == "store" and ingest["scrape_targets"] == []
 
 
 def test_advertise_address_wins_over_ansible_host():
@@ -70,7 +82,7 @@ def test_a_host_prefers_its_own_copy_and_the_first_host_serves_the_rest():
         "edge": {"ansible_host": "10.0.0.2", "stack_components": ["otel_collector"]},
     }
     full = place(hostvars, "full")
-    assert [c["telemetry_target"] for c in full["scrape_collectors"]] == ["otel-collector:8888", "10.0.0.2:8888"]
+    assert [c["target"] for c in full["scrape_targets"]] == ["otel-collector:8888", "10.0.0.2:8888"]
     assert full["opensearch"]["consumers"] == ["edge"]
     edge = place(hostvars, "edge")
     assert edge["prometheus"]["host"] == "full"
@@ -99,14 +111,14 @@ def test_a_component_nobody_runs_has_no_host():
 def test_a_host_outside_the_group_runs_its_own():
     placement = place({"solo": {}, "other": {}}, "solo", servers=["other"])
     assert placement["prometheus"]["local"] is True
-    assert [c["host"] for c in placement["scrape_collectors"]] == ["solo"]
+    assert [c["host"] for c in placement["scrape_targets"]] == ["solo"]
 
 
 @pytest.mark.parametrize(
     ("value", "message"),
     [
         ("prometheus", "must be a list"),
-        (["prometheus", "tempo"], "names tempo; known components: all, otel_collector"),
+        (["prometheus", "tempo"], "names tempo; known components: all, alertmanager"),
     ],
 )
 def test_bad_components_are_named(value, message):
@@ -115,11 +127,49 @@ def test_bad_components_are_named(value, message):
 
 
 def test_port_defaults_match_the_roles():
-    for var, default in [*sp.PORTS.values(), sp.TELEMETRY_PORT]:
-        role = next(
-            r
-            for r in ("otel_collector", "prometheus", "alertmanager", "opensearch", "loki", "grafana")
-            if var.startswith(r)
-        )
-        defaults = yaml.safe_load((ROOT / "roles" / role / "defaults" / "main.yml").read_text())
-        assert defaults[var] == default, var
+    catalog = load_catalog()
+    assert set(SIX) <= set(catalog)
+    for name, record in catalog.items():
+        defaults = yaml.safe_load((ROOT / "roles" / record["role"] / "defaults" / "main.yml").read_text())
+        for spec in (record["port"], record.get("scrape")):
+            if spec:
+                assert defaults[spec["variable"]] == spec["default"], (name, spec)
+
+
+def test_a_port_that_is_not_a_number_is_named():
+    with pytest.raises(AnsibleFilterError, match="prometheus_port of bad must be a port number"):
+        place({"bad": {"prometheus_port": "ninety"}}, "bad")
+
+
+def test_your_own_loki_and_grafana_are_placed_nowhere():
+    hostvars = {"a": {"stack_loki_url": "http://logs.lan:3100/", "stack_grafana_mode": "existing"}}
+    placement = place(hostvars, "a")
+    assert placement["loki"] == {
+        "host": "",
+        "address": "",
+        "local": False,
+        "consumers": [],
+        "port": 0,
+        "target": "",
+        "url": "http://logs.lan:3100",
+        "external": True,
+        "scraped_from": "",
+    }
+    assert placement["grafana"]["external"] is True and placement["grafana"]["host"] == ""
+    assert place({"a": {"stack_grafana_mode": "managed"}}, "a")["grafana"]["local"] is True
+
+
+def test_only_the_components_asked_for_are_placed():
+    placement = place({"a": {}}, "a", components=["prometheus", "otel_collector"])
+    assert set(placement) == {"prometheus", "otel_collector", "advertise_address", "scrape_targets"}
+    with pytest.raises(AnsibleFilterError, match="unknown component"):
+        place({"a": {}}, "a", components=["tempo"])
+
+
+def test_either_side_may_state_who_uses_whom():
+    catalog = load_catalog()
+    # Grafana states it needs Prometheus; Prometheus states the collector uses it.
+    assert "prometheus" in catalog["grafana"]["needs"]
+    assert "otel_collector" in catalog["prometheus"]["used_by"]
+    hostvars = {"m": {"stack_components": ["prometheus"]}, "u": {"stack_components": ["grafana"]}}
+    assert place(hostvars, "m")["prometheus"]["consumers"] == ["u"]

@@ -1,0 +1,275 @@
+# -*- coding: utf-8 -*-
+
+# Copyright: claude_code.observability maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The stack's side of the component contract (docs/components.md).
+
+stack_catalog       the catalog records of a flavour's components, the optional ones that are off left out
+stack_context       what one component role is told on this host (the `component` variable)
+stack_published     every role's `component_published`, checked and merged: compose parts, the
+                    collector's exporters and pipelines, data sources, endpoints, health waits,
+                    bootstraps and the report
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+import re
+from collections import OrderedDict
+
+from ansible.errors import AnsibleFilterError
+from ansible.module_utils.common._collections_compat import Mapping, Sequence
+from ansible.module_utils.parsing.convert_bool import boolean
+from ansible.module_utils.six import string_types
+from ansible_collections.claude_code.observability.plugins.plugin_utils.components import (
+    CatalogError,
+    load_catalog,
+    select,
+    uses,
+)
+
+PUBLISHED_KEYS = ("compose", "otel", "datasources", "endpoints", "health", "bootstrap", "summary", "probe")
+OTEL_KEYS = ("exporters", "pipelines", "processors", "env")
+SIGNALS = ("logs", "traces")
+LOOPBACK = re.compile(r"^(127\.|localhost$|::1$)")
+
+
+def _catalog():
+    try:
+        return load_catalog()
+    except CatalogError as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
+def stack_catalog(names, enabled=None):
+    """The catalog records of `names` in that order. `enabled` maps an optional
+    component's switch variable (its catalog's `optional`) to its value; a
+    component whose switch is off is left out; without `enabled` all are kept."""
+    if isinstance(names, string_types) or not isinstance(names, Sequence):
+        raise AnsibleFilterError("stack_catalog expects a list of component names, got %r" % (names,))
+    try:
+        records = select(_catalog(), list(names))
+    except CatalogError as exc:
+        raise AnsibleFilterError("stack_catalog: %s" % exc) from None
+    out = []
+    for record in records:
+        switch = record.get("optional")
+        if switch and enabled is not None:
+            if switch not in enabled:
+                raise AnsibleFilterError(
+                    "stack_catalog: %s is optional: give the value of %s in its second argument"
+                    % (record["name"], switch)
+                )
+            try:
+                if not boolean(enabled[switch], strict=True):
+                    continue
+            except TypeError:
+                raise AnsibleFilterError("%s must be true or false, got %r" % (switch, enabled[switch])) from None
+        out.append(copy.deepcopy(record))
+    return out
+
+
+def stack_context(placement, name, catalog, options, published=None):
+    """The `component` variable the role of `name` is included with on this host.
+
+    placement: this host's stack_placement; catalog: stack_catalog's list;
+    options: project_dir, project_name, bind_address, shared_bind,
+    otlp_bind_address, wait_timeout, project_dirs (host -> its stack_project_dir).
+    """
+    by_name = OrderedDict((record["name"], record) for record in catalog)
+    if name not in by_name:
+        raise AnsibleFilterError("stack_context: %s is not a component of this flavour" % name)
+    here = placement[name]
+    local = [n for n in by_name if placement[n]["local"]]
+    project_dirs = options.get("project_dirs") or {}
+
+    def peer(other):
+        spot = placement[other]
+        return {
+            "url": spot["url"],
+            "target": spot["target"],
+            "host": spot["host"],
+            "here": spot["local"],
+            "external": spot["external"],
+            "project_dir": project_dirs.get(spot["host"], "") if spot["host"] else "",
+        }
+
+    record = by_name[name]
+    before = stack_published(published or {}, [r for r in catalog if r["name"] in (published or {})])
+    # Published on this host's address when another server host uses it (or,
+    # for a scraped port, when the scraper runs elsewhere), else where the
+    # inventory asks.
+    scraped_elsewhere = bool(here.get("scraped_from"))
+    return {
+        "name": name,
+        "here": here["local"],
+        "external": here["external"],
+        "used_here": any(uses(_catalog(), other, name) for other in local if other != name),
+        "project_dir": options["project_dir"],
+        "project_name": options["project_name"],
+        "bind_address": options["shared_bind"] if here["consumers"] else options["bind_address"],
+        "scrape_bind_address": options["shared_bind"] if scraped_elsewhere else "",
+        "otlp_bind_address": options.get("otlp_bind_address", options["bind_address"]),
+        "wait_timeout": options.get("wait_timeout", 300),
+        "peers": OrderedDict((other, peer(other)) for other in by_name),
+        "published": copy.deepcopy(published or {}),
+        # Merged from those: the collector's exporters, pipelines, processors
+        # and environment, and Grafana's data sources.
+        "otel": before["otel"],
+        "datasources": before["datasources"],
+        "scrape_targets": [t["target"] for t in placement.get("scrape_targets", [])] if record.get("scrapes") else [],
+    }
+
+
+def _mapping(value, what):
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise AnsibleFilterError("%s must be a mapping, got %s" % (what, type(value).__name__))
+    return value
+
+
+def _list(value, what):
+    if value is None:
+        return []
+    if isinstance(value, string_types) or not isinstance(value, Sequence):
+        raise AnsibleFilterError("%s must be a list, got %r" % (what, value))
+    return list(value)
+
+
+def stack_published(published, catalog):
+    """Check each component's `component_published` against docs/components.md and merge them."""
+    published = _mapping(published, "stack_published: the published records")
+    merged = {
+        "compose_parts": [],
+        "otel": {
+            "exporters": OrderedDict(),
+            "logs_exporters": [],
+            "traces_exporters": [],
+            "logs_processors": OrderedDict(),
+            "env": {},
+        },
+        "datasources": [],
+        "endpoints": OrderedDict(),
+        "health": [],
+        "bootstrap": [],
+        "summary": [],
+        "probes": OrderedDict(),
+    }
+    owner = {}
+    for record in catalog:
+        name = record["name"]
+        entry = _mapping(published.get(name), "component_published of %s" % record["role"])
+        unknown = sorted(set(entry) - set(PUBLISHED_KEYS))
+        if unknown:
+            raise AnsibleFilterError(
+                "component_published of %s has unknown key(s) %s; known: %s"
+                % (record["role"], ", ".join(unknown), ", ".join(PUBLISHED_KEYS))
+            )
+        compose = _mapping(entry.get("compose"), "%s: compose" % name)
+        if compose:
+            merged["compose_parts"].append(dict(compose, role=record["role"]))
+        otel = _mapping(entry.get("otel"), "%s: otel" % name)
+        unknown = sorted(set(otel) - set(OTEL_KEYS))
+        if unknown:
+            raise AnsibleFilterError(
+                "%s: otel has unknown key(s) %s; known: %s" % (name, ", ".join(unknown), ", ".join(OTEL_KEYS))
+            )
+        exporters = _mapping(otel.get("exporters"), "%s: otel.exporters" % name)
+        for exporter, config in exporters.items():
+            if exporter in owner:
+                raise AnsibleFilterError(
+                    "%s and %s both publish the collector exporter %s" % (owner[exporter], name, exporter)
+                )
+            owner[exporter] = name
+            merged["otel"]["exporters"][exporter] = config
+        pipelines = _mapping(otel.get("pipelines"), "%s: otel.pipelines" % name)
+        for signal, names in pipelines.items():
+            if signal not in SIGNALS:
+                raise AnsibleFilterError(
+                    "%s: otel.pipelines may name %s, not %s" % (name, " and ".join(SIGNALS), signal)
+                )
+            for exporter in _list(names, "%s: otel.pipelines.%s" % (name, signal)):
+                if exporter not in exporters:
+                    raise AnsibleFilterError(
+                        "%s: pipeline %s names %s, which it does not publish" % (name, signal, exporter)
+                    )
+                merged["otel"]["%s_exporters" % signal].append(exporter)
+        processors = _mapping(otel.get("processors"), "%s: otel.processors" % name)
+        for signal, procs in processors.items():
+            if signal != "logs":
+                raise AnsibleFilterError(
+                    "%s: otel.processors may extend the logs pipeline only, not %s" % (name, signal)
+                )
+            merged["otel"]["logs_processors"].update(_mapping(procs, "%s: otel.processors.logs" % name))
+        merged["otel"]["env"].update(_mapping(otel.get("env"), "%s: otel.env" % name))
+        merged["datasources"].extend(_list(entry.get("datasources"), "%s: datasources" % name))
+        endpoints = _mapping(entry.get("endpoints"), "%s: endpoints" % name)
+        if endpoints:
+            merged["endpoints"][name] = dict(endpoints)
+        health = _mapping(entry.get("health"), "%s: health" % name)
+        if health:
+            if "url" not in health:
+                raise AnsibleFilterError("%s: health needs a url" % name)
+            merged["health"].append(
+                {
+                    "name": name,
+                    "title": record["title"],
+                    "service": record["service"],
+                    "url": health["url"],
+                    "status": health.get("status", 200),
+                }
+            )
+        try:
+            if boolean(entry.get("bootstrap", False), strict=True):
+                merged["bootstrap"].append(name)
+        except TypeError:
+            raise AnsibleFilterError("%s: bootstrap must be true or false" % name) from None
+        merged["summary"].extend(_list(entry.get("summary"), "%s: summary" % name))
+        probe = _mapping(entry.get("probe"), "%s: probe" % name)
+        if probe:
+            merged["probes"][name] = dict(probe)
+    return merged
+
+
+def stack_where(placement, names):
+    """Of the flavour's components: those this host runs, those no host runs
+    although they are not your own, and whether another server host reaches
+    any of this host's (it uses one, or scrapes one)."""
+    here = [n for n in names if placement[n]["local"]]
+    return {
+        "here": here,
+        "unplaced": [n for n in names if not placement[n]["host"] and not placement[n]["external"]],
+        "serves_others": any(placement[n]["consumers"] or placement[n].get("scraped_from") for n in here),
+    }
+
+
+def stack_report(placement, catalog, published):
+    """The end-of-run lines: what each component published, else where it
+    runs, else which variable turns it on (catalog: the whole flavour's)."""
+    lines = []
+    for record in catalog:
+        name = record["name"]
+        entry = (published or {}).get(name) or {}
+        spot = placement.get(name, {})
+        if name not in placement:
+            lines.append("%s: off (%s)" % (record["title"], record.get("optional", "stack_flavour")))
+        elif entry.get("summary"):
+            lines.extend(entry["summary"])
+        elif spot.get("host") and not spot.get("local"):
+            lines.append("%s: on %s (%s)" % (record["title"], spot["host"], spot["url"]))
+    return lines
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            "stack_catalog": stack_catalog,
+            "stack_context": stack_context,
+            "stack_published": stack_published,
+            "stack_report": stack_report,
+            "stack_where": stack_where,
+        }

@@ -1,0 +1,99 @@
+# -*- coding: utf-8 -*-
+
+# Copyright: claude_code.observability maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The component catalog: each component role's meta/component.yml (docs/components.md).
+
+The stack and the placement filter read these instead of naming components, so a
+new backend is a new role with its own catalog entry.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import glob
+import os
+
+try:
+    import yaml
+except ImportError:  # pragma: no cover - Ansible always ships PyYAML
+    yaml = None
+
+# roles/ of this collection, wherever it is installed.
+ROLES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "roles")
+
+KEYS = {
+    "name",
+    "title",
+    "service",
+    "port",
+    "scheme",
+    "used_by",
+    "needs",
+    "scrape",
+    "scrapes",
+    "external",
+    "optional",
+}
+REQUIRED = ("name", "service", "port")
+
+
+class CatalogError(ValueError):
+    pass
+
+
+def _check(record, path):
+    if not isinstance(record, dict):
+        raise CatalogError("%s: a component record must be a mapping" % path)
+    missing = [key for key in REQUIRED if key not in record]
+    if missing:
+        raise CatalogError("%s: missing %s" % (path, ", ".join(missing)))
+    unknown = sorted(set(record) - KEYS)
+    if unknown:
+        raise CatalogError("%s: unknown key(s) %s; known: %s" % (path, ", ".join(unknown), ", ".join(sorted(KEYS))))
+    port = record["port"]
+    if not isinstance(port, dict) or not {"variable", "default"} <= set(port):
+        raise CatalogError("%s: port must be {variable, default, container}" % path)
+    for key in ("used_by", "needs"):
+        if not isinstance(record.get(key, []), list):
+            raise CatalogError("%s: %s must be a list of component names" % (path, key))
+    external = record.get("external")
+    if external is not None and (not isinstance(external, dict) or "variable" not in external):
+        raise CatalogError("%s: external must be {variable, equals}" % path)
+    out = dict(record)
+    out.setdefault("title", record["name"])
+    out.setdefault("scheme", "http")
+    out.setdefault("used_by", [])
+    out.setdefault("needs", [])
+    out["port"] = dict({"container": port["default"]}, **port)
+    return out
+
+
+def load_catalog(roles_dir=None):
+    """{name: record} of every role that has a meta/component.yml, by name."""
+    if yaml is None:  # pragma: no cover
+        raise CatalogError("PyYAML is needed to read the component catalog")
+    catalog = {}
+    for path in sorted(glob.glob(os.path.join(roles_dir or ROLES_DIR, "*", "meta", "component.yml"))):
+        with open(path) as handle:
+            record = _check(yaml.safe_load(handle), path)
+        if record["name"] in catalog:
+            raise CatalogError("%s: component %s is already defined by another role" % (path, record["name"]))
+        record["role"] = os.path.basename(os.path.dirname(os.path.dirname(path)))
+        catalog[record["name"]] = record
+    return catalog
+
+
+def select(catalog, names):
+    """The records of names, in that order; an unknown name is an error that lists the known ones."""
+    unknown = [name for name in names if name not in catalog]
+    if unknown:
+        raise CatalogError("unknown component(s) %s; known: %s" % (", ".join(unknown), ", ".join(sorted(catalog))))
+    return [catalog[name] for name in names]
+
+
+def uses(catalog, consumer, provider):
+    """Whether consumer connects to provider: said by either side."""
+    return provider in catalog[consumer]["needs"] or consumer in catalog[provider]["used_by"]
