@@ -79,6 +79,16 @@ def _options(name, spec, defaults):
     return opts
 
 
+def _escape_dollars(value):
+    if isinstance(value, string_types):
+        return value.replace("$", "$$")
+    if isinstance(value, Mapping):
+        return dict((k, _escape_dollars(v)) for k, v in value.items())
+    if isinstance(value, Sequence):
+        return [_escape_dollars(v) for v in value]
+    return value
+
+
 def grafana_datasources(spec):
     """Grafana's data source provisioning document (see the module's docstring)."""
     opts = _options("grafana_datasources", spec, DATASOURCE_DEFAULTS)
@@ -132,7 +142,9 @@ def grafana_datasources(spec):
         taken = [d["uid"] for d in datasources]
         if source["uid"] in taken:
             raise AnsibleFilterError("grafana_datasources: two data sources have the uid %s" % source["uid"])
-        datasources.append(dict({"access": "proxy", "editable": False}, **source))
+        # Grafana expands $NAME and ${NAME} in provisioning files from its
+        # environment; $$ keeps a $ (a data link's ${__span.tags...}).
+        datasources.append(_escape_dollars(dict({"access": "proxy", "editable": False}, **source)))
     return {"apiVersion": 1, "datasources": datasources}
 
 

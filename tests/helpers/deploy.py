@@ -22,6 +22,7 @@ def stack_vars(testbed: dict, parent: Path, prefix: str, overrides: dict | None 
         "otel_collector_image": testbed["OTELCOL_IMAGE"],
         "prometheus_image": testbed["PROMETHEUS_IMAGE"],
         "alertmanager_image": testbed["ALERTMANAGER_IMAGE"],
+        "jaeger_image": testbed["JAEGER_IMAGE"],
         "opensearch_image": testbed["OPENSEARCH_IMAGE"],
         "otel_collector_otlp_grpc_port": procs.free_port(),
         "otel_collector_otlp_http_port": procs.free_port(),

@@ -272,7 +272,7 @@ def test_metrics_stack_comes_back_from_its_archive(testbed, tmp_path):
         silences = procs.http_json(f"http://127.0.0.1:{new['alertmanager_port']}/api/v2/silences")
         assert [s["comment"] for s in silences if s["id"] == silence] == ["kept by the backup"]
         proc, recap = playbook.run("playbooks/status.yml", new)
-        assert recap["localhost"]["failed"] == 0 and "collector health: ok" in proc.stdout
+        assert recap["localhost"]["failed"] == 0 and "Collector health: ok" in proc.stdout
         # Clients keep their CA and token: the restored collector takes their sends.
         _send_tls(new, old_dir / "otel-collector/pki/ca.crt", otlp.session_payloads("tool-session"))
 
@@ -405,7 +405,7 @@ def test_opensearch_stack_comes_back_from_its_archive(testbed, tmp_path):
             event_cost_after=os_after["cost"],
         )
         proc, recap = playbook.run("playbooks/status.yml", new)
-        assert recap["localhost"]["failed"] == 0 and "last Claude Code event in OpenSearch: none yet" not in proc.stdout
+        assert recap["localhost"]["failed"] == 0 and "last Claude Code data in OpenSearch: none yet" not in proc.stdout
         # New events land in the restored data stream.
         for signal, payload in otlp.session_payloads("tool-session"):
             assert otlp.post(f"http://127.0.0.1:{new['otel_collector_otlp_http_port']}", signal, payload) == 200

@@ -48,7 +48,7 @@ def test_status_reports_services_and_last_data(stack):
     proc, recap = playbook.run("playbooks/status.yml", stack)
     assert recap["localhost"]["failed"] == 0
     assert "otel-collector: Up" in proc.stdout and "prometheus: Up" in proc.stdout
-    assert "collector health: ok" in proc.stdout
+    assert "Collector health: ok" in proc.stdout
 
 
 def _totals(stack, at: float) -> dict[str, list]:
@@ -98,7 +98,7 @@ def test_verify_sends_a_session_and_finds_it_and_no_total_counts_it(stack):
     assert any(values for values in before.values())
 
     proc, _recap = playbook.run("playbooks/verify.yml", stack)
-    assert "is in prometheus." in proc.stdout  # metrics only: no event backend in this flavour
+    assert "is in Prometheus." in proc.stdout  # metrics only: no event backend in this flavour
     assert f"127.0.0.1:{stack['prometheus_port']}/graph" in proc.stdout
     session = re.search(r"Session (verify-localhost-\d+) \(cost 0.0123 USD\)", proc.stdout)[1]
     expr = f'sum(sum_over_time(claude_code_cost_usage_USD{{session_id="{session}"}}[1h]))'

@@ -86,13 +86,13 @@ def test_events_reach_loki_over_otlp_with_labels_and_metadata(own):
 
 def test_verify_and_status_read_loki(own):
     proc, _recap = playbook.run("playbooks/verify.yml", own["extra"])
-    assert "is in prometheus, loki." in proc.stdout
+    assert "is in Loki, Prometheus." in proc.stdout
     session = re.search(r"Session (verify-localhost-\d+) ", proc.stdout)[1]
     entries = [x for x in own["loki"].entries if x[1].get("session_id") == session]
     assert len(entries) == 1 and entries[0][1]["cost_usd"] == "0.0123"
     proc, _recap = playbook.run("playbooks/status.yml", own["extra"])
-    assert f"loki: {own['loki_url']}" in proc.stdout
-    assert re.search(r"last Claude Code event in Loki: 20\d\d-\d\d-\d\d ", proc.stdout), proc.stdout[-2000:]
+    assert f"Loki: {own['loki_url'].rstrip('/')} (yours)" in proc.stdout
+    assert re.search(r"last Claude Code data in Loki: 20\d\d-\d\d-\d\d ", proc.stdout), proc.stdout[-2000:]
 
 
 def test_status_sees_events_of_the_desktop_app(own):
@@ -105,7 +105,7 @@ def test_status_sees_events_of_the_desktop_app(own):
         ]
         assert loki.entries, "the earlier tests of this module put events into Loki"
         proc, _recap = playbook.run("playbooks/status.yml", own["extra"])
-        assert re.search(r"last Claude Code event in Loki: 20\d\d-\d\d-\d\d ", proc.stdout), proc.stdout[-2000:]
+        assert re.search(r"last Claude Code data in Loki: 20\d\d-\d\d-\d\d ", proc.stdout), proc.stdout[-2000:]
     finally:
         loki.entries[:] = kept
 

@@ -175,12 +175,12 @@ def test_a_client_finds_the_collector_host_and_reaches_prometheus(split):
 
 def test_verify_and_status_follow_the_split(split):
     proc, recap = playbook.run("playbooks/verify.yml", {}, "-i", str(split["inv"]))
-    assert "is in prometheus, opensearch." in proc.stdout
+    assert "is in Prometheus, OpenSearch." in proc.stdout
     assert "Prometheus (on store)" in proc.stdout and "OpenSearch (on store)" in proc.stdout
     proc, recap = playbook.run("playbooks/status.yml", {}, "-i", str(split["inv"]))
-    assert "last Claude Code data point in Prometheus: 20" in proc.stdout
-    assert "last Claude Code event in OpenSearch: 20" in proc.stdout
-    assert "collector health: ok" in proc.stdout
+    assert "last Claude Code data in Prometheus: 20" in proc.stdout
+    assert "last Claude Code data in OpenSearch: 20" in proc.stdout
+    assert "Collector health: ok" in proc.stdout
 
 
 # Rendering only, on an address nothing listens on: nothing is started.

@@ -15,11 +15,11 @@ from helpers import playbook
 @pytest.mark.parametrize(
     ("flavour", "services", "logs_exporters"),
     [
-        ("grafana", {"otel-collector", "prometheus", "loki", "grafana"}, {"otlphttp/loki"}),
+        ("grafana", {"otel-collector", "prometheus", "loki", "jaeger", "grafana"}, {"otlphttp/loki"}),
         ("opensearch", {"otel-collector", "prometheus", "opensearch"}, {"opensearch/events"}),
         (
             "both",
-            {"otel-collector", "prometheus", "loki", "grafana", "opensearch"},
+            {"otel-collector", "prometheus", "loki", "jaeger", "grafana", "opensearch"},
             {"otlphttp/loki", "opensearch/events"},
         ),
         ("none", {"otel-collector", "prometheus"}, {"debug"}),
@@ -53,6 +53,14 @@ def test_flavour_renders_a_valid_project(tmp_path, flavour, services, logs_expor
         assert set(collector["service"]["pipelines"]["logs"]["exporters"]) == logs_exporters
         for exporter in logs_exporters - {"debug"}:
             assert collector["exporters"][exporter]["sending_queue"]["storage"] == "file_storage/queue"
+        if "jaeger" in services:  # spans go to Jaeger, which Grafana reads with a link to the session's events
+            assert "otlp/jaeger" in collector["service"]["pipelines"]["traces"]["exporters"]
+            assert collector["exporters"]["otlp/jaeger"]["endpoint"] == "jaeger:4317"
+            assert collector["exporters"]["otlp/jaeger"]["sending_queue"]["storage"] == "file_storage/queue"
+            sources = yaml.safe_load((project / "grafana" / "provisioning" / "datasources" / "claude.yml").read_text())
+            jaeger = next(d for d in sources["datasources"] if d["type"] == "jaeger")
+            assert jaeger["url"] == "http://jaeger:16686"
+            assert jaeger["jsonData"]["tracesToLogsV2"]["datasourceUid"] == "claude-code-loki"
         nothing_started = subprocess.run(
             ["docker", "compose", "-p", name, "ps", "-q"], capture_output=True, text=True, check=True
         ).stdout.strip()

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The real test bed: Docker Engine, Compose v2, Prometheus + promtool and
-# Alertmanager + amtool at the pinned releases (built from the Go module proxy), a Collector built with the Collector Builder, OpenSearch from
+# Alertmanager + amtool and Jaeger v2 at the pinned releases (built from the Go module proxy), a Collector built with the Collector Builder, OpenSearch from
 # Maven Central, local stand-in images built from those binaries, and a
 # Kubernetes API server without a kubelet (kube.sh).
 #
@@ -111,13 +111,17 @@ go_build_tool() { # name module version release tool-pkg... : build each tool pa
   [ -s "$gomod" ] || die "the Go module proxy did not give $module@$version"
   { echo "module claude-obs-testbed/$name"; echo; echo "go 1.26"; echo
     grep -E '^replace ' "$gomod" || true; } >"$dir/src/go.mod"
+  # Version stamping: Prometheus' by default; another project passes its own
+  # -X flags in GO_TOOL_LDFLAGS.
+  local ldflags="${GO_TOOL_LDFLAGS:--X github.com/prometheus/common/version.Version=$ver -X github.com/prometheus/common/version.Branch=HEAD -X github.com/prometheus/common/version.Revision=module-$version}"
   log "building $name $version from the Go module proxy (minutes on a cold build cache)"
+  local t0=$SECONDS
   (cd "$dir/src" && go get "$module@$version" >"$dir/build.log" 2>&1 \
     && for bin in "$@"; do
-         go build -o "$dir/bin/$(basename "$bin")" \
-           -ldflags "-X github.com/prometheus/common/version.Version=$ver -X github.com/prometheus/common/version.Branch=HEAD -X github.com/prometheus/common/version.Revision=module-$version" \
+         go build -o "$dir/bin/$(basename "$bin")" -ldflags "$ldflags" \
            "$bin" >>"$dir/build.log" 2>&1 || exit 1
        done) || { tail -30 "$dir/build.log" >&2; die "$name $version build failed (log: $dir/build.log)"; }
+  log "built $name $version in $((SECONDS - t0)) s"
 }
 
 ensure_prometheus() {
@@ -129,6 +133,19 @@ ensure_prometheus() {
     github.com/prometheus/alertmanager/cmd/alertmanager github.com/prometheus/alertmanager/cmd/amtool
   AM_DIR="$CACHE/alertmanager-$ALERTMANAGER_MODULE_VERSION/bin"
   AM_VERSION="$("$AM_DIR/alertmanager" --version 2>&1 | awk 'NR==1{print $3}')"
+}
+
+ensure_jaeger() {
+  # Jaeger v2 is cmd/jaeger of the github.com/jaegertracing/jaeger module,
+  # whose v1.X.Y tag sits on the same commit as the v2 release (versions.env).
+  # Built without the UI assets (a separate npm project that the module does
+  # not carry): the query API is the real one, / serves Jaeger's placeholder.
+  GO_TOOL_LDFLAGS="-X github.com/jaegertracing/jaeger/internal/version.latestVersion=v$JAEGER_RELEASE -X github.com/jaegertracing/jaeger/internal/version.commitSHA=module-$JAEGER_MODULE_VERSION" \
+    go_build_tool jaeger github.com/jaegertracing/jaeger "$JAEGER_MODULE_VERSION" "$JAEGER_RELEASE" \
+    github.com/jaegertracing/jaeger/cmd/jaeger
+  JAEGER_BIN="$CACHE/jaeger-$JAEGER_MODULE_VERSION/bin/jaeger"
+  JAEGER_VERSION="$("$JAEGER_BIN" version 2>/dev/null | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["gitVersion"].lstrip("v"))')" \
+    || die "$JAEGER_BIN does not tell its version"
 }
 
 find_jdk21() {
@@ -240,6 +257,11 @@ ensure_images() {
   fi
   ALERTMANAGER_IMAGE="$(build_image alertmanager "$AM_VERSION" "${d:-/nonexistent}")"; d=""
 
+  if ! image_exists "$IMAGE_PREFIX/jaeger:$JAEGER_VERSION-$(ctx_hash jaeger)"; then
+    d="$(stage jaeger)"; cp "$JAEGER_BIN" "$d/jaeger-linux"
+  fi
+  JAEGER_IMAGE="$(build_image jaeger "$JAEGER_VERSION" "${d:-/nonexistent}")"; d=""
+
   if ! image_exists "$IMAGE_PREFIX/opensearch:$OPENSEARCH_VERSION-$(ctx_hash opensearch)"; then
     d="$(stage opensearch)"
     cp -a "$OPENSEARCH_HOME" "$d/opensearch"; rm -rf "$d/opensearch/data" "$d/opensearch/logs"/*
@@ -270,6 +292,8 @@ PROMETHEUS_BIN=$PROM_DIR/prometheus
 PROMTOOL_BIN=$PROM_DIR/promtool
 ALERTMANAGER_BIN=$AM_DIR/alertmanager
 AMTOOL_BIN=$AM_DIR/amtool
+JAEGER_BIN=$JAEGER_BIN
+JAEGER_VERSION=$JAEGER_VERSION
 PROMETHEUS_VERSION=$PROM_VERSION
 ALERTMANAGER_VERSION=$AM_VERSION
 OPENSEARCH_HOME=$OPENSEARCH_HOME
@@ -279,6 +303,7 @@ OPENSEARCH_USER=claude-obs-os
 OTELCOL_IMAGE=$OTELCOL_IMAGE
 PROMETHEUS_IMAGE=$PROMETHEUS_IMAGE
 ALERTMANAGER_IMAGE=$ALERTMANAGER_IMAGE
+JAEGER_IMAGE=$JAEGER_IMAGE
 OPENSEARCH_IMAGE=$OPENSEARCH_IMAGE
 CLIENT_HOST_IMAGE=$CLIENT_HOST_IMAGE
 COMPOSE_VERSION=$(docker compose version --short)
@@ -306,6 +331,7 @@ cmd_up() {
   ensure_compose
   ensure_otelcol
   ensure_prometheus
+  ensure_jaeger
   ensure_opensearch
   ensure_os_user
   ensure_images

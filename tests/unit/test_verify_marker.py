@@ -120,12 +120,17 @@ def test_dashboards_with_all_selected_leave_the_verify_session_out(path):
     assert checked > 5
 
 
-@pytest.mark.parametrize("signal", ["metrics", "logs"])
+@pytest.mark.parametrize("signal", ["metrics", "logs", "traces"])
 def test_verify_sends_as_the_marked_app(signal):
     text = (ROOT / "playbooks" / "templates" / f"verify_{signal}.json.j2").read_text()
     assert re.findall(r'"service\.name", "value": \{"stringValue": "([^"]+)"\}', text) == [VERIFY_SERVICE]
-    playbook = (ROOT / "playbooks" / "verify.yml").read_text()
-    assert f'service_name="{VERIFY_SERVICE}"' in playbook
+
+
+def test_the_probes_that_find_verify_s_session_ask_for_the_marked_app():
+    loki = (ROOT / "roles" / "loki" / "tasks" / "component.yml").read_text()
+    assert f'{{service_name="{VERIFY_SERVICE}"}} | session_id="__session__"' in loki
+    jaeger = yaml.safe_load((ROOT / "roles" / "jaeger" / "defaults" / "main.yml").read_text())
+    assert jaeger["jaeger_probe_service"] == VERIFY_SERVICE
 
 
 def test_every_opensearch_saved_object_that_reads_events_leaves_the_verify_session_out():

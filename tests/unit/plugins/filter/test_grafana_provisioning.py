@@ -60,6 +60,37 @@ def test_datasource_options_are_checked():
         gp.grafana_datasources({"loki": "maybe"})
 
 
+def test_data_sources_other_components_publish_come_last_with_dollars_escaped():
+    jaeger = {
+        "name": "Jaeger (Claude Code)",
+        "uid": "claude-code-jaeger",
+        "type": "jaeger",
+        "url": "http://jaeger:16686",
+        "jsonData": {"tracesToLogsV2": {"customQuery": True, "query": 'session_id="${__span.tags["session.id"]}"'}},
+    }
+    doc = gp.grafana_datasources({"extra": [jaeger]})
+    assert names(doc)[-1] == "Jaeger (Claude Code)"
+    added = doc["datasources"][-1]
+    assert added["access"] == "proxy" and added["editable"] is False
+    # Grafana expands ${...} in provisioning files; $$ is a literal $.
+    assert added["jsonData"]["tracesToLogsV2"]["query"] == 'session_id="$${__span.tags["session.id"]}"'
+    assert added["jsonData"]["tracesToLogsV2"]["customQuery"] is True
+    assert jaeger["jsonData"]["tracesToLogsV2"]["query"].startswith('session_id="${')  # the input is left alone
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("jaeger", "extra must be a list"),
+        ([{"name": "J", "uid": "j", "type": "jaeger"}], "needs name, uid, type and url"),
+        ([{"name": "P", "uid": "claude-code-prometheus", "type": "x", "url": "u"}], "two data sources have the uid"),
+    ],
+)
+def test_a_bad_extra_data_source_is_named(extra, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        gp.grafana_datasources({"extra": extra})
+
+
 def test_alert_rule_shape():
     (rule,) = gp.grafana_alert_rules([RULE], "prom-uid", "5m")
     assert list(rule) == [
