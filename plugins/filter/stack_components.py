@@ -7,7 +7,7 @@
 
 stack_catalog       the catalog records of a flavour's components, the optional ones that are off left out
 stack_context       what one component role is told on this host (the `component` variable)
-stack_published     every role's `component_published`, checked and merged: compose parts, the
+stack_published     every role's `<role>_component`, checked and merged: compose parts, the
                     collector's exporters and pipelines, data sources, endpoints, health waits,
                     bootstraps and the report
 """
@@ -141,7 +141,7 @@ def _list(value, what):
 
 
 def stack_published(published, catalog):
-    """Check each component's `component_published` against docs/components.md and merge them."""
+    """Check each component's `<role>_component` against docs/components.md and merge them."""
     published = _mapping(published, "stack_published: the published records")
     merged = {
         "compose_parts": [],
@@ -162,11 +162,11 @@ def stack_published(published, catalog):
     owner = {}
     for record in catalog:
         name = record["name"]
-        entry = _mapping(published.get(name), "component_published of %s" % record["role"])
+        entry = _mapping(published.get(name), "%s_component" % record["role"])
         unknown = sorted(set(entry) - set(PUBLISHED_KEYS))
         if unknown:
             raise AnsibleFilterError(
-                "component_published of %s has unknown key(s) %s; known: %s"
+                "%s_component has unknown key(s) %s; known: %s"
                 % (record["role"], ", ".join(unknown), ", ".join(PUBLISHED_KEYS))
             )
         compose = _mapping(entry.get("compose"), "%s: compose" % name)

@@ -151,7 +151,7 @@ def test_published_records_merge_into_one_project_endpoints_and_report():
 @pytest.mark.parametrize(
     ("published", "message"),
     [
-        ({"loki": {"compsoe": {}}}, "component_published of loki has unknown key.s. compsoe"),
+        ({"loki": {"compsoe": {}}}, "loki_component has unknown key.s. compsoe"),
         ({"loki": {"otel": {"exporter": {}}}}, "loki: otel has unknown key.s. exporter"),
         ({"loki": {"otel": {"pipelines": {"metrics": []}}}}, "may name logs and traces, not metrics"),
         ({"loki": {"otel": {"pipelines": {"logs": ["otlphttp/loki"]}}}}, "names otlphttp/loki, which it does not"),
