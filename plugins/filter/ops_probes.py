@@ -178,8 +178,11 @@ def probe_where(item, session="", trace=""):
     """verify.yml's line of where to look at the session in one backend."""
     name, backend = item["key"], item["value"]
     probe = backend["probe"]
-    request = probe_request(probe, "find", session, trace)
-    return "%s (on %s): %s" % (probe.get("title", name), backend["host"], request["url"])
+    if probe.get("look"):  # a page for humans, e.g. Prometheus' graph of the session's cost
+        url = str(probe["url"]).rstrip("/") + probe["look"].replace(SESSION, session).replace(TRACE, trace)
+    else:
+        url = probe_request(probe, "find", session, trace)["url"]
+    return "%s (on %s): %s" % (probe.get("title", name), backend["host"], url)
 
 
 def probe_logins(results):

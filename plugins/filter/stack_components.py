@@ -56,7 +56,7 @@ def stack_catalog(names, enabled=None):
         raise AnsibleFilterError("stack_catalog: %s" % exc) from None
     out = []
     for record in records:
-        switch = record.get("optional")
+        switch = (record.get("optional") or {}).get("variable")
         if switch and enabled is not None:
             if switch not in enabled:
                 raise AnsibleFilterError(
@@ -235,14 +235,18 @@ def stack_published(published, catalog):
     return merged
 
 
-def stack_where(placement, names):
-    """Of the flavour's components: those this host runs, those no host runs
-    although they are not your own, and whether another server host reaches
-    any of this host's (it uses one, or scrapes one)."""
+def stack_where(placement, catalog):
+    """Of the flavour's components (catalog: stack_catalog's list): those this
+    host runs, those no host runs although they are neither your own nor an
+    extra that is on by default (Jaeger, OpenSearch Dashboards: where no host
+    lists them, there are none), and whether another server host reaches any
+    of this host's (it uses one, or scrapes one)."""
+    names = [r["name"] for r in catalog]
+    extras = [r["name"] for r in catalog if (r.get("optional") or {}).get("default")]
     here = [n for n in names if placement[n]["local"]]
     return {
         "here": here,
-        "unplaced": [n for n in names if not placement[n]["host"] and not placement[n]["external"]],
+        "unplaced": [n for n in names if not placement[n]["host"] and not placement[n]["external"] and n not in extras],
         "serves_others": any(placement[n]["consumers"] or placement[n].get("scraped_from") for n in here),
     }
 
@@ -256,7 +260,9 @@ def stack_report(placement, catalog, published):
         entry = (published or {}).get(name) or {}
         spot = placement.get(name, {})
         if name not in placement:
-            lines.append("%s: off (%s)" % (record["title"], record.get("optional", "stack_flavour")))
+            lines.append(
+                "%s: off (%s)" % (record["title"], (record.get("optional") or {}).get("variable", "stack_flavour"))
+            )
         elif entry.get("summary"):
             lines.extend(entry["summary"])
         elif spot.get("host") and not spot.get("local"):

@@ -62,7 +62,15 @@ def _check(record, path):
     external = record.get("external")
     if external is not None and (not isinstance(external, dict) or "variable" not in external):
         raise CatalogError("%s: external must be {variable, equals}" % path)
+    optional = record.get("optional")
+    if optional is not None:
+        if isinstance(optional, str):
+            optional = {"variable": optional, "default": False}
+        if not isinstance(optional, dict) or "variable" not in optional:
+            raise CatalogError("%s: optional must be {variable, default}" % path)
     out = dict(record)
+    if optional is not None:
+        out["optional"] = dict({"default": False}, **optional)
     out.setdefault("title", record["name"])
     out.setdefault("scheme", "http")
     out.setdefault("used_by", [])

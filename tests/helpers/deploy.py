@@ -28,6 +28,9 @@ def stack_vars(testbed: dict, parent: Path, prefix: str, overrides: dict | None 
         "otel_collector_otlp_http_port": procs.free_port(),
         "otel_collector_health_port": procs.free_port(),
         "prometheus_port": procs.free_port(),
+        "jaeger_port": procs.free_port(),
+        # No OpenSearch Dashboards image can be had here (its tests use a double).
+        "opensearch_dashboards_enabled": False,
         "prometheus_scrape_interval": "1s",
         "prometheus_evaluation_interval": "1s",
     }

@@ -42,7 +42,7 @@ PLAYBOOK = """\
     - name: Write the record
       ansible.builtin.copy:
         dest: "{{ published_out }}"
-        content: "{{ component_published | to_nice_json }}"
+        content: "{{ jaeger_component | to_nice_json }}"
         mode: "0644"
 """
 

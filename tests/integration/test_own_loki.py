@@ -56,9 +56,15 @@ def test_stack_runs_no_loki_and_points_grafana_at_yours(own):
         text=True,
         check=True,
     )
-    assert {json.loads(line)["Service"] for line in out.stdout.splitlines()} == {"otel-collector", "prometheus"}
+    services = {json.loads(line)["Service"] for line in out.stdout.splitlines()}
+    assert services == {"otel-collector", "prometheus", "jaeger"}
     assert f"Loki: {own['loki_url']} (yours)" in own["stdout"]
     assert own["grafana"].raw_datasource("claude-code-loki")["url"] == own["loki_url"]
+    # Your own Grafana gets the traces too, at the port published here, each span linked to its session's events.
+    jaeger = own["grafana"].raw_datasource("claude-code-jaeger")
+    assert jaeger["type"] == "jaeger" and jaeger["url"].startswith("http://127.0.0.1:")
+    link = jaeger["jsonData"]["tracesToLogsV2"]
+    assert link["datasourceUid"] == "claude-code-loki" and '${__span.tags["session.id"]}' in link["query"]
     _proc, recap = playbook.run("site.yml", own["extra"])
     assert recap["localhost"]["changed"] == 0
 
@@ -86,7 +92,7 @@ def test_events_reach_loki_over_otlp_with_labels_and_metadata(own):
 
 def test_verify_and_status_read_loki(own):
     proc, _recap = playbook.run("playbooks/verify.yml", own["extra"])
-    assert "is in Loki, Prometheus." in proc.stdout
+    assert "is in Loki, Jaeger, Prometheus." in proc.stdout
     session = re.search(r"Session (verify-localhost-\d+) ", proc.stdout)[1]
     entries = [x for x in own["loki"].entries if x[1].get("session_id") == session]
     assert len(entries) == 1 and entries[0][1]["cost_usd"] == "0.0123"

@@ -16,10 +16,10 @@ from helpers import playbook
     ("flavour", "services", "logs_exporters"),
     [
         ("grafana", {"otel-collector", "prometheus", "loki", "jaeger", "grafana"}, {"otlphttp/loki"}),
-        ("opensearch", {"otel-collector", "prometheus", "opensearch"}, {"opensearch/events"}),
+        ("opensearch", {"otel-collector", "prometheus", "opensearch", "opensearch-dashboards"}, {"opensearch/events"}),
         (
             "both",
-            {"otel-collector", "prometheus", "loki", "jaeger", "grafana", "opensearch"},
+            {"otel-collector", "prometheus", "loki", "jaeger", "grafana", "opensearch", "opensearch-dashboards"},
             {"otlphttp/loki", "opensearch/events"},
         ),
         ("none", {"otel-collector", "prometheus"}, {"debug"}),

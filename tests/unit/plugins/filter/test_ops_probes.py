@@ -165,3 +165,6 @@ def test_logins_come_from_the_password_files_and_backends_from_the_first_host_th
     }
     line = op.probe_where({"key": "opensearch", "value": backends["opensearch"]}, "verify-1")
     assert line == "OpenSearch (on store): https://127.0.0.1:9200/claude-code/_search"
+    graph = dict(PROMETHEUS, look="/graph?g0.expr=x%7Bs%3D%22__session__%22%7D")
+    line = op.probe_where({"key": "prometheus", "value": {"host": "h", "probe": graph}}, "verify-1")
+    assert line == "Prometheus (on h): http://127.0.0.1:9090/graph?g0.expr=x%7Bs%3D%22verify-1%22%7D"

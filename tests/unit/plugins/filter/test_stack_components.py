@@ -36,7 +36,10 @@ SPLIT = {
 
 
 def catalog(flavour="both", alertmanager=True):
-    return sc.stack_catalog(FLAVOURS[flavour], {"stack_alertmanager": alertmanager})
+    return sc.stack_catalog(
+        FLAVOURS[flavour],
+        {"stack_alertmanager": alertmanager, "jaeger_enabled": True, "opensearch_dashboards_enabled": True},
+    )
 
 
 def test_every_flavour_names_only_roles_that_fulfil_the_contract():
@@ -173,12 +176,14 @@ def test_a_bad_record_is_named_with_its_role_and_key(published, message):
 def test_where_tells_what_runs_here_and_what_nobody_runs():
     names = [r["name"] for r in catalog("none")]
     only = {"only": {"stack_components": ["otel_collector"]}}
-    where = sc.stack_where(sp.stack_placement(only, ["only"], "only", names), names)
+    where = sc.stack_where(sp.stack_placement(only, ["only"], "only", names), catalog("none"))
     assert where["here"] == ["otel_collector"]
     assert where["unplaced"] == ["alertmanager", "prometheus"]
-    split = sc.stack_where(_placement(SPLIT, "ingest", "both"), [r["name"] for r in catalog("both")])
+    split = sc.stack_where(_placement(SPLIT, "ingest", "both"), catalog("both", alertmanager=False))
     assert split["serves_others"] is True  # store's Prometheus scrapes the collector here
-    alone = sc.stack_where(_placement({"a": {}}, "a"), [r["name"] for r in catalog("both")])
+    # Nobody lists Jaeger or OpenSearch Dashboards: extras that are on by default are then just not there.
+    assert split["unplaced"] == []
+    alone = sc.stack_where(_placement({"a": {}}, "a"), catalog("both"))
     assert alone["serves_others"] is False and alone["unplaced"] == []
 
 

@@ -15,7 +15,7 @@ from ansible.errors import AnsibleFilterError  # noqa: E402
 from ansible_collections.claude_code.observability.plugins.filter import stack_placement as sp  # noqa: E402
 from ansible_collections.claude_code.observability.plugins.plugin_utils.components import load_catalog  # noqa: E402
 
-SIX = ["otel_collector", "prometheus", "alertmanager", "opensearch", "loki", "grafana"]
+SIX = ("otel_collector", "prometheus", "alertmanager", "opensearch", "loki", "grafana")
 
 SPLIT = {
     "store": {"ansible_host": "10.0.0.5", "stack_components": ["prometheus", "opensearch", "loki", "grafana"]},
