@@ -17,8 +17,8 @@ __metaclass__ = type
 import copy
 
 from ansible.errors import AnsibleFilterError
-from ansible.module_utils.common._collections_compat import Mapping, Sequence
-from ansible.module_utils.six import string_types
+from ansible.module_utils.common._collections_compat import Mapping
+from ansible_collections.claude_code.observability.plugins.plugin_utils.components import plain
 
 DEFAULTS = {
     # Where Prometheus' OTLP receiver answers (…/api/v1/otlp/v1/metrics).
@@ -97,16 +97,6 @@ DELTAS_TO_SAMPLES = [
 ]
 
 
-def _plain(value):
-    """Plain dicts, lists and scalars: values Ansible hands over may be resolved on access,
-    and must not be copied as they are."""
-    if isinstance(value, Mapping):
-        return dict((k, _plain(v)) for k, v in value.items())
-    if isinstance(value, Sequence) and not isinstance(value, string_types):
-        return [_plain(v) for v in value]
-    return value
-
-
 def _options(spec):
     if not isinstance(spec, Mapping):
         raise AnsibleFilterError("otel_collector_config expects a dict of options, got %s" % type(spec).__name__)
@@ -116,7 +106,7 @@ def _options(spec):
             "otel_collector_config: unknown option(s) %s; known: %s" % (", ".join(unknown), ", ".join(sorted(DEFAULTS)))
         )
     opts = copy.deepcopy(DEFAULTS)
-    opts.update(_plain(spec))
+    opts.update(plain(spec))
     if not opts["metrics_endpoint"]:
         raise AnsibleFilterError(
             "otel_collector_config: metrics_endpoint is empty; give the URL of Prometheus' OTLP receiver "

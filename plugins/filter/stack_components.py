@@ -27,6 +27,7 @@ from ansible.module_utils.six import string_types
 from ansible_collections.claude_code.observability.plugins.plugin_utils.components import (
     CatalogError,
     load_catalog,
+    plain,
     select,
     uses,
 )
@@ -86,8 +87,14 @@ def stack_context(placement, name, catalog, options, published=None):
     local = [n for n in by_name if placement[n]["local"]]
     project_dirs = options.get("project_dirs") or {}
 
+    published = _mapping(published, "stack_context: the published records")
+
     def peer(other):
         spot = placement[other]
+        # Only the endpoints record of what came before: a whole published
+        # record (compose services, dashboards) is large, and copying it for
+        # every component costs more than all the rest of the run.
+        endpoints = _mapping(published.get(other), "%s_component" % other).get("endpoints") or {}
         return {
             "url": spot["url"],
             "target": spot["target"],
@@ -95,10 +102,12 @@ def stack_context(placement, name, catalog, options, published=None):
             "here": spot["local"],
             "external": spot["external"],
             "project_dir": project_dirs.get(spot["host"], "") if spot["host"] else "",
+            "endpoints": plain(endpoints),
         }
 
     record = by_name[name]
-    before = stack_published(published or {}, [r for r in catalog if r["name"] in (published or {})])
+    everything = _catalog()
+    before = stack_published(published, [r for r in catalog if r["name"] in published])
     # Published on this host's address when another server host uses it (or,
     # for a scraped port, when the scraper runs elsewhere), else where the
     # inventory asks.
@@ -107,7 +116,7 @@ def stack_context(placement, name, catalog, options, published=None):
         "name": name,
         "here": here["local"],
         "external": here["external"],
-        "used_here": any(uses(_catalog(), other, name) for other in local if other != name),
+        "used_here": any(uses(everything, other, name) for other in local if other != name),
         "project_dir": options["project_dir"],
         "project_name": options["project_name"],
         "bind_address": options["shared_bind"] if here["consumers"] else options["bind_address"],
@@ -115,7 +124,6 @@ def stack_context(placement, name, catalog, options, published=None):
         "otlp_bind_address": options.get("otlp_bind_address", options["bind_address"]),
         "wait_timeout": options.get("wait_timeout", 300),
         "peers": OrderedDict((other, peer(other)) for other in by_name),
-        "published": copy.deepcopy(published or {}),
         # Merged from those: the collector's exporters, pipelines, processors
         # and environment, and Grafana's data sources.
         "otel": before["otel"],

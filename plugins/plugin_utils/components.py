@@ -15,6 +15,7 @@ __metaclass__ = type
 
 import glob
 import os
+from collections.abc import Mapping, Sequence
 
 try:
     import yaml
@@ -38,6 +39,17 @@ KEYS = {
     "optional",
 }
 REQUIRED = ("name", "service", "port")
+
+
+def plain(value):
+    """Plain dicts, lists and scalars. Values Ansible hands a filter may be
+    resolved on every access; a copy made of them element by element is slow,
+    and they must not be kept as they are."""
+    if isinstance(value, Mapping):
+        return dict((k, plain(v)) for k, v in value.items())
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        return [plain(v) for v in value]
+    return value
 
 
 class CatalogError(ValueError):

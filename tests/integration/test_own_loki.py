@@ -92,7 +92,7 @@ def test_events_reach_loki_over_otlp_with_labels_and_metadata(own):
 
 def test_verify_and_status_read_loki(own):
     proc, _recap = playbook.run("playbooks/verify.yml", own["extra"])
-    assert "is in Loki, Jaeger, Prometheus." in proc.stdout
+    assert "is in Jaeger, Loki, Prometheus." in proc.stdout, proc.stdout[-3000:]
     session = re.search(r"Session (verify-localhost-\d+) ", proc.stdout)[1]
     entries = [x for x in own["loki"].entries if x[1].get("session_id") == session]
     assert len(entries) == 1 and entries[0][1]["cost_usd"] == "0.0123"

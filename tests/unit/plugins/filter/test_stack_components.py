@@ -91,6 +91,7 @@ def test_a_role_is_told_where_it_runs_and_how_it_reaches_the_others():
         "here": False,
         "external": False,
         "project_dir": "/srv/store",
+        "endpoints": {},
     }
     # Prometheus on store scrapes this collector, so its metrics port goes on the shared address.
     assert ingest["scrape_bind_address"] == "10.0.0.5"
@@ -118,7 +119,9 @@ def test_a_role_sees_what_the_ones_before_it_published_merged():
                 "pipelines": {"logs": ["opensearch/events"], "traces": ["opensearch/traces"]},
                 "processors": {"logs": {"transform/x": {"a": 1}}},
                 "env": {"OPENSEARCH_AUTHORIZATION": "Basic eA=="},
-            }
+            },
+            "endpoints": {"url": "https://opensearch:9200", "user": "admin", "password_file": "/x/pw"},
+            "compose": {"services": {"opensearch": {"image": "o"}}},
         },
     }
     context = sc.stack_context(_placement({"a": {}}, "a"), "otel_collector", catalog(), OPTIONS, published)
@@ -126,7 +129,11 @@ def test_a_role_sees_what_the_ones_before_it_published_merged():
     assert context["otel"]["traces_exporters"] == ["opensearch/traces"]
     assert list(context["otel"]["logs_processors"]) == ["transform/x"]
     assert context["otel"]["env"] == {"OPENSEARCH_AUTHORIZATION": "Basic eA=="}
-    assert context["published"] == published and context["published"] is not published
+    # Of what came before, a peer carries only its endpoints record (a copy).
+    assert context["peers"]["opensearch"]["endpoints"] == published["opensearch"]["endpoints"]
+    assert context["peers"]["opensearch"]["endpoints"] is not published["opensearch"]["endpoints"]
+    assert context["peers"]["loki"]["endpoints"] == {} and context["peers"]["grafana"]["endpoints"] == {}
+    assert "published" not in context and "compose" not in context["peers"]["opensearch"]
 
 
 def test_published_records_merge_into_one_project_endpoints_and_report():
