@@ -206,26 +206,36 @@ def compose_port_conflicts(parts, listeners, own=""):
     return messages
 
 
-def config_check(image, entrypoint, args, path):
-    """The validate command of a template task that checks the rendered file with the image's own tool."""
+def config_check(image, entrypoint, args, path, mounts=None):
+    """The validate command of a template task that checks the rendered file with the image's own tool.
+    mounts: {host directory: container path} the file refers to (certificates, password files), read-only."""
     if not image or not entrypoint or not path:
         _fail("config_check needs an image, the tool's path in it and where the file goes")
-    run = [
-        "docker",
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "--pull",
-        "never",
-        "--user",
-        "0:0",
-        "--entrypoint",
-        entrypoint,
-        "-v",
-        "%s:" + path + ":ro",
-        image,
-    ] + [("%s" % a).replace("{file}", path) for a in (args or [])]
+    extra = []
+    for source, target in sorted((mounts or {}).items()):
+        extra += ["-v", "%s:%s:ro" % (source, target)]
+    run = (
+        [
+            "docker",
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--pull",
+            "never",
+            "--user",
+            "0:0",
+            "--entrypoint",
+            entrypoint,
+            "-v",
+            "%s:" + path + ":ro",
+        ]
+        + extra
+        + [
+            image,
+        ]
+        + [("%s" % a).replace("{file}", path) for a in (args or [])]
+    )
     # The template module runs validate without a shell: sh decides whether the image is here.
     script = "if docker image inspect %s >/dev/null 2>&1; then exec %s; fi" % (
         shlex_quote(image),

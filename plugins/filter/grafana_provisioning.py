@@ -54,6 +54,11 @@ from ansible.module_utils.six import string_types
 DATASOURCE_DEFAULTS = {
     "prometheus_uid": "claude-code-prometheus",
     "prometheus_url": "http://prometheus:9090",
+    # A Prometheus behind basic auth and TLS: the user, and the files (in
+    # Grafana's container) of the password and of the CA of its certificate.
+    "prometheus_user": "",
+    "prometheus_password_file": "",
+    "prometheus_ca_file": "",
     "loki": True,
     "loki_uid": "claude-code-loki",
     "loki_url": "http://loki:3100",
@@ -108,6 +113,20 @@ def grafana_datasources(spec):
             "jsonData": {"httpMethod": "POST", "timeInterval": "15s"},
         }
     ]
+    prometheus = datasources[0]
+    if bool(opts["prometheus_user"]) != bool(opts["prometheus_password_file"]):
+        raise AnsibleFilterError("grafana_datasources: prometheus_user and prometheus_password_file go together")
+    secure = {}
+    if opts["prometheus_user"]:
+        # Grafana reads $__file{...} when it provisions: the password is
+        # never in the provisioning file.
+        prometheus.update({"basicAuth": True, "basicAuthUser": opts["prometheus_user"]})
+        secure["basicAuthPassword"] = "$__file{%s}" % opts["prometheus_password_file"]
+    if opts["prometheus_ca_file"]:
+        prometheus["jsonData"]["tlsAuthWithCACert"] = True
+        secure["tlsCACert"] = "$__file{%s}" % opts["prometheus_ca_file"]
+    if secure:
+        prometheus["secureJsonData"] = secure
     if with_loki:
         datasources.append(
             {

@@ -26,6 +26,10 @@ DEFAULTS = {
     # Extra HTTP headers of the metrics push (e.g. an Authorization for a
     # Prometheus behind a proxy); values may reference ${file:...}.
     "metrics_headers": {},
+    # A Prometheus behind basic auth and TLS (its web.config.file): the file
+    # that holds base64(user:password), and the CA that signed its certificate.
+    "metrics_basic_auth_file": "",
+    "metrics_ca_file": "",
     "grpc_port": 4317,
     "http_port": 4318,
     "health_port": 13133,
@@ -77,6 +81,7 @@ PRIVACY = "attributes/privacy"
 
 QUEUE_STORAGE = "file_storage/queue"
 METRICS_EXPORTER = "otlphttp/prometheus"
+METRICS_AUTH = "bearertokenauth/prometheus"
 
 # Claude Code names the token kind, the lines kind and the active-time kind
 # `type`; some Prometheus consumers fail on a label of that name.
@@ -201,6 +206,10 @@ def _extensions(opts):
     if opts["bearer_token_file"]:
         # Read from a file: the token never passes through an env file or a shell.
         ext["bearertokenauth"] = {"filename": opts["bearer_token_file"]}
+    if opts["metrics_basic_auth_file"]:
+        # The same extension as a client: it sends "Basic <file>" and re-reads
+        # the file when it changes.
+        ext[METRICS_AUTH] = {"scheme": "Basic", "filename": opts["metrics_basic_auth_file"]}
     return ext
 
 
@@ -245,6 +254,10 @@ def otel_collector_config(spec):
     metrics_exporter = {"metrics_endpoint": opts["metrics_endpoint"]}
     if opts["metrics_headers"]:
         metrics_exporter["headers"] = dict(opts["metrics_headers"])
+    if opts["metrics_basic_auth_file"]:
+        metrics_exporter["auth"] = {"authenticator": METRICS_AUTH}
+    if opts["metrics_ca_file"]:
+        metrics_exporter["tls"] = {"ca_file": opts["metrics_ca_file"]}
     exporters = {METRICS_EXPORTER: _queued(metrics_exporter, opts)}
     for name, cfg in opts["exporters"].items():
         exporters[name] = _queued(cfg, opts)

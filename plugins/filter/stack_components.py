@@ -103,6 +103,8 @@ def stack_context(placement, name, catalog, options, published=None):
             "external": spot["external"],
             "project_dir": project_dirs.get(spot["host"], "") if spot["host"] else "",
             "endpoints": plain(endpoints),
+            # Basic auth and TLS of its web port: the files are on its host.
+            "login": _login(spot.get("login"), project_dirs.get(spot["host"], "") if spot["host"] else ""),
         }
 
     record = by_name[name]
@@ -129,6 +131,17 @@ def stack_context(placement, name, catalog, options, published=None):
         "otel": before["otel"],
         "datasources": before["datasources"],
         "scrape_targets": [t["target"] for t in placement.get("scrape_targets", [])] if record.get("scrapes") else [],
+    }
+
+
+def _login(login, project_dir):
+    if not login:
+        return {}
+    base = (project_dir or "/opt/claude-observability").rstrip("/")
+    return {
+        "user": login["user"],
+        "password_file": "%s/%s" % (base, login["password_file"]),
+        "ca_file": "%s/%s" % (base, login["ca_file"]),
     }
 
 

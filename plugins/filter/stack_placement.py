@@ -13,6 +13,7 @@ from collections import OrderedDict
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_text
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.module_utils.six import string_types
 from ansible_collections.claude_code.observability.plugins.plugin_utils.components import (
     CatalogError,
@@ -94,6 +95,25 @@ def _catalog(components):
     return OrderedDict((name, catalog[name]) for name in components)
 
 
+def _login(hostvars, host, record):
+    spec = record.get("secure")
+    if not spec:
+        return {}
+    hv = _vars(hostvars, host)
+    value = hv.get(spec["variable"], False)
+    try:
+        on = boolean(value, strict=True)
+    except TypeError:
+        raise AnsibleFilterError("%s of %s must be true or false, got %r" % (spec["variable"], host, value)) from None
+    if not on:
+        return {}
+    return {
+        "user": to_text(hv.get(spec["user"]["variable"]) or spec["user"]["default"]),
+        "password_file": spec["password_file"],
+        "ca_file": spec["ca_file"],
+    }
+
+
 def stack_placement(hostvars, servers, here=None, components=None):
     """For each component (of `components`, else every one the collection has):
     the host `here` uses (its own when it runs it, else the first of `servers`
@@ -134,8 +154,9 @@ def stack_placement(hostvars, servers, here=None, components=None):
         address = _address(hostvars, host)
         target = "%s:%d" % (record["service"], record["port"]["container"]) if local else "%s:%d" % (address, port)
         url = external if isinstance(external, string_types) else ""
+        login = _login(hostvars, host, record) if host else {}
         if host:
-            url = "%s://%s" % (record["scheme"], target)
+            url = "%s://%s" % ("https" if login else record["scheme"], target)
         placement[name] = {
             "host": host,
             "address": address,
@@ -145,6 +166,9 @@ def stack_placement(hostvars, servers, here=None, components=None):
             "target": target if host else "",
             "url": url,
             "external": bool(external),
+            # Basic auth and TLS of its web port (catalog `secure`): the user,
+            # and the password and CA files under its host's project dir.
+            "login": login,
             # The host that scrapes this component's own metrics port, when
             # that is another host than the one running it.
             "scraped_from": "",

@@ -37,6 +37,7 @@ KEYS = {
     "scrapes",
     "external",
     "optional",
+    "secure",
 }
 REQUIRED = ("name", "service", "port")
 
@@ -80,6 +81,14 @@ def _check(record, path):
             optional = {"variable": optional, "default": False}
         if not isinstance(optional, dict) or "variable" not in optional:
             raise CatalogError("%s: optional must be {variable, default}" % path)
+    secure = record.get("secure")
+    if secure is not None:
+        if not isinstance(secure, dict) or not {"variable", "user", "password_file", "ca_file"} <= set(secure):
+            raise CatalogError(
+                "%s: secure must be {variable, user: {variable, default}, password_file, ca_file}" % path
+            )
+        if not isinstance(secure["user"], dict) or not {"variable", "default"} <= set(secure["user"]):
+            raise CatalogError("%s: secure.user must be {variable, default}" % path)
     out = dict(record)
     if optional is not None:
         out["optional"] = dict({"default": False}, **optional)

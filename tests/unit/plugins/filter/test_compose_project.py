@@ -171,6 +171,10 @@ def test_config_check_runs_the_image_s_tool_without_network_only_when_the_image_
     assert script.endswith("prom/prometheus:v3.5.0 check config /etc/p.yml; fi")
     with pytest.raises(AnsibleFilterError):
         cp.config_check("", "/bin/promtool", [], "/x")
+    # Files the config names (a password file, a CA) are mounted beside it, read-only.
+    cmd = cp.config_check("p", "/bin/promtool", ["{file}"], "/etc/p.yml", {"/srv/p/tls": "/etc/prometheus/tls"})
+    script = shlex.split(cmd % "/tmp/r.yml")[2]
+    assert "-v /tmp/r.yml:/etc/p.yml:ro -v /srv/p/tls:/etc/prometheus/tls:ro p /etc/p.yml" in script
 
 
 def test_config_check_refuses_a_bad_file_and_passes_a_good_one(tmp_path):

@@ -152,3 +152,25 @@ def test_filters_are_registered():
     filters = gp.FilterModule().filters()
     assert filters["grafana_datasources"] is gp.grafana_datasources
     assert filters["grafana_alert_rules"] is gp.grafana_alert_rules
+
+
+def test_a_secured_prometheus_is_read_with_a_login_grafana_reads_from_files():
+    doc = gp.grafana_datasources(
+        {
+            "prometheus_url": "https://prometheus:9090",
+            "prometheus_user": "claude-code",
+            "prometheus_password_file": "/etc/grafana/secrets/prometheus-password",
+            "prometheus_ca_file": "/etc/grafana/secrets/prometheus-ca.crt",
+        }
+    )
+    prometheus = doc["datasources"][0]
+    assert prometheus["basicAuth"] is True and prometheus["basicAuthUser"] == "claude-code"
+    assert prometheus["jsonData"]["tlsAuthWithCACert"] is True
+    # $__file{} is Grafana's own expansion: kept as it is, not escaped like $ in extra data sources.
+    assert prometheus["secureJsonData"] == {
+        "basicAuthPassword": "$__file{/etc/grafana/secrets/prometheus-password}",
+        "tlsCACert": "$__file{/etc/grafana/secrets/prometheus-ca.crt}",
+    }
+    assert "secureJsonData" not in gp.grafana_datasources({})["datasources"][0]
+    with pytest.raises(AnsibleFilterError, match="prometheus_user and prometheus_password_file go together"):
+        gp.grafana_datasources({"prometheus_user": "u"})

@@ -161,3 +161,27 @@ def test_the_server_may_allow_content_and_change_identity_handling():
 def test_bad_privacy_options_are_named(attributes, message):
     with pytest.raises(AnsibleFilterError, match=message):
         build(attributes=attributes)
+
+
+def test_a_prometheus_behind_basic_auth_gets_the_login_from_a_file_and_its_ca():
+    config = build(
+        metrics_endpoint="https://prometheus:9090/api/v1/otlp/v1/metrics",
+        metrics_basic_auth_file="/etc/otelcol-contrib/secrets/prometheus_basic",
+        metrics_ca_file="/etc/otelcol-contrib/tls/prometheus-ca.crt",
+    )
+    exporter = config["exporters"]["otlphttp/prometheus"]
+    assert exporter["auth"] == {"authenticator": "bearertokenauth/prometheus"}
+    assert exporter["tls"] == {"ca_file": "/etc/otelcol-contrib/tls/prometheus-ca.crt"}
+    assert config["extensions"]["bearertokenauth/prometheus"] == {
+        "scheme": "Basic",
+        "filename": "/etc/otelcol-contrib/secrets/prometheus_basic",
+    }
+    assert "bearertokenauth/prometheus" in config["service"]["extensions"]
+    # The OTLP ingress takes no login from it.
+    assert "auth" not in config["receivers"]["otlp"]["protocols"]["http"]
+    plain = build(metrics_endpoint="http://prometheus:9090/api/v1/otlp/v1/metrics")
+    assert (
+        "auth" not in plain["exporters"]["otlphttp/prometheus"]
+        and "tls" not in plain["exporters"]["otlphttp/prometheus"]
+    )
+    assert "bearertokenauth/prometheus" not in plain["extensions"]

@@ -92,6 +92,7 @@ def test_a_role_is_told_where_it_runs_and_how_it_reaches_the_others():
         "external": False,
         "project_dir": "/srv/store",
         "endpoints": {},
+        "login": {},
     }
     # Prometheus on store scrapes this collector, so its metrics port goes on the shared address.
     assert ingest["scrape_bind_address"] == "10.0.0.5"
@@ -223,3 +224,20 @@ def test_a_catalog_with_a_mistake_is_refused_with_its_path(tmp_path):
     (twin / "component.yml").write_text("name: tempo\nservice: t2\nport: {variable: t2_port, default: 2}\n")
     with pytest.raises(components.CatalogError, match="already defined"):
         components.load_catalog(str(tmp_path))
+
+
+def test_a_peer_that_logs_in_names_its_files_on_its_own_host():
+    hostvars = {
+        "store": {"ansible_host": "10.0.0.5", "stack_components": ["prometheus"], "prometheus_web_security": True},
+        "ingest": {"ansible_host": "10.0.0.6", "stack_components": ["otel_collector"]},
+    }
+    placement = sp.stack_placement(hostvars, list(hostvars), "ingest", ["prometheus", "otel_collector"])
+    options = dict(OPTIONS, project_dirs={"store": "/srv/store/", "ingest": "/srv/ingest"})
+    records = sc.stack_catalog(["prometheus", "otel_collector"])
+    peer = sc.stack_context(placement, "otel_collector", records, options)["peers"]["prometheus"]
+    assert peer["url"] == "https://10.0.0.5:9090" and peer["host"] == "store"
+    assert peer["login"] == {
+        "user": "claude-code",
+        "password_file": "/srv/store/prometheus/secrets/web-password",
+        "ca_file": "/srv/store/pki/ca.crt",
+    }

@@ -51,6 +51,7 @@ def test_storage_host_serves_the_collector_host():
         "url": "http://10.0.0.6:4318",
         "external": False,
         "scraped_from": "",
+        "login": {},
     }
     # The collector on ingest pushes to OpenSearch, Loki and Prometheus here; Grafana here is local.
     assert store["opensearch"]["consumers"] == ["ingest"]
@@ -154,6 +155,7 @@ def test_your_own_loki_and_grafana_are_placed_nowhere():
         "url": "http://logs.lan:3100",
         "external": True,
         "scraped_from": "",
+        "login": {},
     }
     assert placement["grafana"]["external"] is True and placement["grafana"]["host"] == ""
     assert place({"a": {"stack_grafana_mode": "managed"}}, "a")["grafana"]["local"] is True
@@ -173,3 +175,23 @@ def test_either_side_may_state_who_uses_whom():
     assert "otel_collector" in catalog["prometheus"]["used_by"]
     hostvars = {"m": {"stack_components": ["prometheus"]}, "u": {"stack_components": ["grafana"]}}
     assert place(hostvars, "m")["prometheus"]["consumers"] == ["u"]
+
+
+def test_a_secured_prometheus_is_reached_over_https_with_its_login():
+    hostvars = {
+        "store": {"ansible_host": "10.0.0.5", "stack_components": ["prometheus"], "prometheus_web_security": "yes"},
+        "ingest": {"ansible_host": "10.0.0.6", "stack_components": ["otel_collector"], "prometheus_web_user": "x"},
+    }
+    ingest = place(hostvars, "ingest")
+    assert ingest["prometheus"]["url"] == "https://10.0.0.5:9090"
+    # The user is the one of the host that runs Prometheus, not of the one that reaches it.
+    assert ingest["prometheus"]["login"] == {
+        "user": "claude-code",
+        "password_file": "prometheus/secrets/web-password",
+        "ca_file": "pki/ca.crt",
+    }
+    assert place(hostvars, "store")["prometheus"]["url"] == "https://prometheus:9090"
+    assert ingest["otel_collector"]["login"] == {}  # nothing secures the collector's OTLP port this way
+    hostvars["store"]["prometheus_web_security"] = "maybe"
+    with pytest.raises(AnsibleFilterError, match="prometheus_web_security of store must be true or false"):
+        place(hostvars, "ingest")
