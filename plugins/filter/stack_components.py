@@ -242,6 +242,8 @@ def stack_published(published, catalog):
                     "service": record["service"],
                     "url": health["url"],
                     "status": health.get("status", 200),
+                    # The CA of a certificate this host's own PKI signed.
+                    "ca_path": health.get("ca_path", ""),
                 }
             )
         try:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -20,12 +22,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def http_json(url: str, method: str = "GET", body=None, timeout: float = 10, headers: dict | None = None):
+def http_json(url: str, method: str = "GET", body=None, timeout: float = 10, headers: dict | None = None, context=None):
     data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
     req = urllib.request.Request(
         url, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})}
     )
-    with urllib.request.urlopen(req, timeout=timeout) as resp:
+    with urllib.request.urlopen(req, timeout=timeout, context=context) as resp:
         raw = resp.read()
     return json.loads(raw) if raw else None
 
@@ -69,18 +71,30 @@ def process(argv: list[str], log: Path, ready_url: str, timeout: float = 60, env
             proc.wait()
 
 
-def prom_query(base: str, expr: str, at: float | None = None) -> list[dict]:
+def login(project_dir, component: str = "prometheus", user: str = "claude-code") -> dict:
+    """How a test logs in to a component behind basic auth and TLS (its web_security):
+    the password and the CA kept under its host's project dir."""
+    project = Path(project_dir)
+    password = (project / component / "secrets" / "web-password").read_text()
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {
+        "headers": {"Authorization": f"Basic {token}"},
+        "context": ssl.create_default_context(cafile=str(project / "pki" / "ca.crt")),
+    }
+
+
+def prom_query(base: str, expr: str, at: float | None = None, auth: dict | None = None) -> list[dict]:
     params = {"query": expr}
     if at is not None:
         params["time"] = str(at)
-    res = http_json(f"{base}/api/v1/query?{urllib.parse.urlencode(params)}")
+    res = http_json(f"{base}/api/v1/query?{urllib.parse.urlencode(params)}", **(auth or {}))
     if res.get("status") != "success":
         raise AssertionError(f"query {expr!r} failed: {res}")
     return res["data"]["result"]
 
 
-def prom_scalar(base: str, expr: str, at: float | None = None) -> float | None:
-    result = prom_query(base, expr, at)
+def prom_scalar(base: str, expr: str, at: float | None = None, auth: dict | None = None) -> float | None:
+    result = prom_query(base, expr, at, auth)
     if not result:
         return None
     assert len(result) == 1, f"{expr} returned {len(result)} series"

@@ -1,7 +1,8 @@
-"""prometheus_web_security on the real Prometheus and the real collector: the
-web port asks for basic auth over TLS from the host's own CA, and the stack's
-own clients (the collector's push, Prometheus' self-scrape, status.yml) log
-in, so the numbers still arrive exactly."""
+"""prometheus_web_security and alertmanager_web_security on the real
+Prometheus, Alertmanager and collector: the web ports ask for basic auth over
+TLS from the host's own CA, and the stack's own clients (the collector's push,
+Prometheus' self-scrape and its alerts, status.yml) log in, so the numbers
+still arrive exactly and alerts still reach Alertmanager."""
 
 from __future__ import annotations
 
@@ -22,7 +23,13 @@ from helpers import deploy, otlp, playbook, procs
 
 @pytest.fixture(scope="module")
 def secured(testbed, tmp_path_factory):
-    extra = deploy.stack_vars(testbed, tmp_path_factory.mktemp("websec"), "websec", {"prometheus_web_security": True})
+    secure = {
+        "prometheus_web_security": True,
+        "stack_alertmanager": True,
+        "alertmanager_web_security": True,
+        "alertmanager_port": procs.free_port(),
+    }
+    extra = deploy.stack_vars(testbed, tmp_path_factory.mktemp("websec"), "websec", secure)
     try:
         proc, recap = playbook.run("site.yml", extra)
         extra["_stdout"], extra["_recap"] = proc.stdout, recap
@@ -35,12 +42,13 @@ def _dir(stack) -> Path:
     return Path(stack["stack_project_dir"])
 
 
-def _get(stack, path, user=None, password=None, ca=True):
+def _get(stack, path, user=None, password=None, ca=True, port=None, method="GET"):
     context = ssl.create_default_context(cafile=str(_dir(stack) / "pki" / "ca.crt")) if ca else None
     headers = {}
     if user is not None:
         headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
-    request = urllib.request.Request(f"https://127.0.0.1:{stack['prometheus_port']}{path}", headers=headers)
+    port = port or stack["prometheus_port"]
+    request = urllib.request.Request(f"https://127.0.0.1:{port}{path}", headers=headers, method=method)
     try:
         with urllib.request.urlopen(request, timeout=10, context=context) as resp:
             return resp.status, resp.read()
@@ -48,8 +56,8 @@ def _get(stack, path, user=None, password=None, ca=True):
         return exc.code, exc.read()
 
 
-def _password(stack) -> str:
-    return (_dir(stack) / "prometheus" / "secrets" / "web-password").read_text()
+def _password(stack, component="prometheus") -> str:
+    return (_dir(stack) / component / "secrets" / "web-password").read_text()
 
 
 def _query(stack, expr):
@@ -100,6 +108,27 @@ def test_the_collector_logs_in_and_every_number_arrives(secured):
     assert _password(secured) not in (_dir(secured) / "otel-collector" / "secrets.env").read_text()
 
 
+def test_alerts_reach_the_secured_alertmanager(secured):
+    port = secured["alertmanager_port"]
+    password = _password(secured, "alertmanager")
+    assert _password(secured) != password  # one password per component
+    assert _get(secured, "/api/v2/status", port=port)[0] == 401
+    assert _get(secured, "/api/v2/status", "claude-code", password, port=port)[0] == 200
+    # A rule that always fires, next to the collection's, and a reload.
+    rule = {"groups": [{"name": "websec", "rules": [{"alert": "WebSecProbe", "expr": "vector(1)"}]}]}
+    (_dir(secured) / "prometheus" / "rules" / "websec.yml").write_text(yaml.safe_dump(rule))
+    status, _body = _get(secured, "/-/reload", "claude-code", _password(secured), method="POST")
+    assert status == 200
+
+    def delivered():
+        status, body = _get(secured, "/api/v2/alerts", "claude-code", password, port=port)
+        return status == 200 and any(a["labels"]["alertname"] == "WebSecProbe" for a in json.loads(body))
+
+    procs.wait_for(delivered, timeout=90, what="Prometheus' alert in the secured Alertmanager")
+    (_dir(secured) / "prometheus" / "rules" / "websec.yml").unlink()
+    _get(secured, "/-/reload", "claude-code", _password(secured), method="POST")
+
+
 def test_a_second_run_changes_nothing_and_status_logs_in(secured):
     _proc, recap = playbook.run("site.yml", deploy.ansible_vars(secured))
     assert recap["localhost"]["changed"] == 0, recap
@@ -110,9 +139,11 @@ def test_a_second_run_changes_nothing_and_status_logs_in(secured):
 
 
 def test_turning_it_off_serves_plain_http_again(secured):
-    playbook.run("site.yml", {**deploy.ansible_vars(secured), "prometheus_web_security": False})
-    with urllib.request.urlopen(f"http://127.0.0.1:{secured['prometheus_port']}/-/ready", timeout=10) as resp:
-        assert resp.status == 200
+    off = {"prometheus_web_security": False, "alertmanager_web_security": False}
+    playbook.run("site.yml", {**deploy.ansible_vars(secured), **off})
+    for port in (secured["prometheus_port"], secured["alertmanager_port"]):
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready", timeout=10) as resp:
+            assert resp.status == 200
 
 
 def test_the_managed_grafana_gets_the_login_as_files(testbed, tmp_path):

@@ -2,7 +2,9 @@
 the other the collector. Addresses come from the inventory only; a client
 configured by client.yml finds the collector host although it is not the first
 server; data sent there is queryable on the storage host; status and verify
-work across both. Both "hosts" are this machine's Docker, each with its own
+work across both. Prometheus asks for basic auth over TLS
+(prometheus_web_security): the collector on the other host logs in with what
+it read from the storage host. Both "hosts" are this machine's Docker, each with its own
 compose project, reaching each other at the host's bridge address."""
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ def split(testbed, tmp_path_factory):
         # Plain HTTP on the bridge's private address: the test bed's OpenSearch has no security plugin.
         "opensearch_allow_insecure_http": True,
         "opensearch_heap_size": "512m",
+        "prometheus_web_security": True,
     }
     ingest = {
         "stack_components": ["otel_collector"],
@@ -103,8 +106,15 @@ def test_each_host_runs_only_its_components_and_converges(split):
     assert (split["bridge"], split["ingest"]["otel_collector_telemetry_port"]) in ingest_ports
     config = yaml.safe_load((Path(split["ingest"]["stack_project_dir"]) / "otel-collector" / "config.yaml").read_text())
     assert config["exporters"]["otlphttp/prometheus"]["metrics_endpoint"] == (
-        f"http://{split['bridge']}:{split['store']['prometheus_port']}/api/v1/otlp/v1/metrics"
+        f"https://{split['bridge']}:{split['store']['prometheus_port']}/api/v1/otlp/v1/metrics"
     )
+    # What the collector logs in with and trusts came from store.
+    store_dir, ingest_dir = Path(split["store"]["stack_project_dir"]), Path(split["ingest"]["stack_project_dir"])
+    password = (store_dir / "prometheus" / "secrets" / "web-password").read_text()
+    basic = (ingest_dir / "otel-collector" / "secrets" / "prometheus_basic").read_text()
+    assert base64.b64decode(basic).decode() == f"claude-code:{password}"
+    ca = (ingest_dir / "otel-collector" / "tls" / "prometheus-ca.crt").read_text()
+    assert ca == (store_dir / "pki" / "ca.crt").read_text()
     assert "Prometheus: on store" in split["out"] and "Collector: on ingest" in split["out"]
     _proc, recap = playbook.run("site.yml", {}, "-i", str(split["inv"]))
     assert recap["store"]["changed"] == 0 and recap["ingest"]["changed"] == 0, recap
@@ -123,10 +133,11 @@ def _published(project: str) -> dict[str, set]:
 
 def test_prometheus_on_store_scrapes_the_collector_on_ingest(split):
     # Published on the bridge address: the collector on ingest pushes to it.
-    prom = f"http://{split['bridge']}:{split['store']['prometheus_port']}"
+    prom = f"https://{split['bridge']}:{split['store']['prometheus_port']}"
     target = f"{split['bridge']}:{split['ingest']['otel_collector_telemetry_port']}"
+    auth = procs.login(split["store"]["stack_project_dir"])
     up = procs.wait_for(
-        lambda: procs.prom_scalar(prom, f'up{{job="otel-collector", instance="{target}"}}') == 1,
+        lambda: procs.prom_scalar(prom, f'up{{job="otel-collector", instance="{target}"}}', auth=auth) == 1,
         timeout=60,
         what=f"Prometheus scraping {target}",
     )
@@ -165,10 +176,11 @@ def test_a_client_finds_the_collector_host_and_reaches_prometheus(split):
     )
     assert out.returncode == 0 and out.stdout.strip() == "200", out.stdout + out.stderr
     # Published on the bridge address: the collector on ingest pushes to it.
-    prom = f"http://{split['bridge']}:{split['store']['prometheus_port']}"
+    prom = f"https://{split['bridge']}:{split['store']['prometheus_port']}"
     expr = f'sum(sum_over_time(claude_code_cost_usage_USD{{machine_name="{client}"}}[1h]))'
+    auth = procs.login(split["store"]["stack_project_dir"])
     got = procs.wait_for(
-        lambda: (v := procs.prom_scalar(prom, expr)) is not None and abs(v - 0.0375) < 1e-9 and v,
+        lambda: (v := procs.prom_scalar(prom, expr, auth=auth)) is not None and abs(v - 0.0375) < 1e-9 and v,
         timeout=60,
         what=f"{client}'s cost in Prometheus on store",
     )

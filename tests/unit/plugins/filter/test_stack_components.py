@@ -153,7 +153,14 @@ def test_published_records_merge_into_one_project_endpoints_and_report():
     assert [p["role"] for p in merged["compose_parts"]] == ["loki", "prometheus"]
     assert merged["endpoints"] == {"loki": {"url": "http://127.0.0.1:3100"}}
     assert merged["health"] == [
-        {"name": "loki", "title": "Loki", "service": "loki", "url": "http://127.0.0.1:3100/ready", "status": 200}
+        {
+            "name": "loki",
+            "title": "Loki",
+            "service": "loki",
+            "url": "http://127.0.0.1:3100/ready",
+            "status": 200,
+            "ca_path": "",
+        }
     ]
     assert merged["bootstrap"] == ["grafana"]
     assert merged["summary"] == ["Loki: http://127.0.0.1:3100"]
