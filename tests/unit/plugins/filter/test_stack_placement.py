@@ -195,3 +195,16 @@ def test_a_secured_prometheus_is_reached_over_https_with_its_login():
     hostvars["store"]["prometheus_web_security"] = "maybe"
     with pytest.raises(AnsibleFilterError, match="prometheus_web_security of store must be true or false"):
         place(hostvars, "ingest")
+
+
+def test_secured_components_name_their_own_variables_and_files():
+    secured = {name: r for name, r in load_catalog().items() if r.get("secure")}
+    assert set(secured) == {"prometheus", "alertmanager"}
+    for name, record in secured.items():
+        spec = record["secure"]
+        defaults = yaml.safe_load((ROOT / "roles" / record["role"] / "defaults" / "main.yml").read_text())
+        assert defaults[spec["variable"]] is False, name  # off unless the inventory asks
+        assert defaults[spec["user"]["variable"]] == spec["user"]["default"], name
+        # Where the web_security role keeps them under the component's directory and the host's PKI.
+        assert spec["password_file"] == f"{record['service']}/secrets/web-password"
+        assert spec["ca_file"] == "pki/ca.crt"
