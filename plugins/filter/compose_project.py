@@ -25,6 +25,14 @@ would otherwise replace the other without a word. So are two services that
 publish the same host port: compose would start the first and leave the other
 down.
 
+Filter ``compose_external_volumes(project)``
+
+The names of the volumes a rendered compose project (``compose.yaml``, parsed)
+declares ``external``: a component creates those itself (the collector's
+queue, which must exist before compose with the ownership its user needs), so
+``docker compose down --volumes`` leaves them, and removing the stack's data
+removes them by these names. Empty for a project without volumes.
+
 Filter ``compose_port_conflicts(parts, listeners, own)``
 
 Whether the host ports the parts publish are free before compose touches a
@@ -103,6 +111,22 @@ def compose_project(parts, name):
                 )
         seen.setdefault(port, []).append((service, bind, label))
     return project
+
+
+def compose_external_volumes(project):
+    """The names of the project's external volumes, in the file's order."""
+    if project is None:
+        return []
+    if not isinstance(project, Mapping):
+        _fail("compose_external_volumes expects the parsed compose file (a dict), got %r" % (project,))
+    volumes = project.get("volumes") or {}
+    if not isinstance(volumes, Mapping):
+        _fail("the compose file's volumes must be a dict, got %r" % (volumes,))
+    return [
+        (spec.get("name") or key)
+        for key, spec in volumes.items()
+        if isinstance(spec, Mapping) and spec.get("external") in (True, "true", "yes")
+    ]
 
 
 WILDCARDS = ("", "0.0.0.0", "::", "[::]")
@@ -428,6 +452,7 @@ class FilterModule(object):
         return {
             "compose_project": compose_project,
             "compose_failure": compose_failure,
+            "compose_external_volumes": compose_external_volumes,
             "compose_port_conflicts": compose_port_conflicts,
             "compose_not_up": compose_not_up,
             "compose_suspects": compose_suspects,

@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import base64
 import copy
 import re
 from collections import OrderedDict
@@ -103,8 +104,11 @@ def stack_context(placement, name, catalog, options, published=None):
             "external": spot["external"],
             "project_dir": project_dirs.get(spot["host"], "") if spot["host"] else "",
             "endpoints": plain(endpoints),
-            # Basic auth and TLS of its web port: the files are on its host.
-            "login": _login(spot.get("login"), project_dirs.get(spot["host"], "") if spot["host"] else ""),
+            # Basic auth and TLS of its web port: the files are on its host,
+            # and only a component that connects to it is told where.
+            "login": _login(spot.get("login"), project_dirs.get(spot["host"], "") if spot["host"] else "")
+            if uses(everything, name, other)
+            else {},
         }
 
     record = by_name[name]
@@ -132,6 +136,50 @@ def stack_context(placement, name, catalog, options, published=None):
         "datasources": before["datasources"],
         "scrape_targets": [t["target"] for t in placement.get("scrape_targets", [])] if record.get("scrapes") else [],
     }
+
+
+def stack_login_files(context):
+    """The files to read for the logins of the peers this component connects to.
+
+    One item per file, ``{peer, key, host, path}`` (``key``: ``password`` or
+    ``ca_pem``), for a component that runs on this host; the stack reads each
+    on ``host`` (the peer's server host, empty for this one) and hands the
+    contents back with ``stack_context_logins``.
+    """
+    context = _mapping(context, "stack_login_files: the component context")
+    if not context.get("here"):
+        return []
+    items = []
+    for peer, spot in (context.get("peers") or {}).items():
+        login = spot.get("login") or {}
+        if not login:
+            continue
+        for key, path_key in (("password", "password_file"), ("ca_pem", "ca_file")):
+            items.append({"peer": peer, "key": key, "host": spot.get("host") or "", "path": login[path_key]})
+    return items
+
+
+def stack_context_logins(context, reads):
+    """The component context with each peer's login completed by what was read.
+
+    reads: the ``results`` of the slurp over ``stack_login_files`` (each has
+    its ``item`` and, when the file could be read, its base64 ``content``).
+    A file not read (a first --check run, before its host made it) gives an
+    empty string.
+    """
+    context = _mapping(context, "stack_context_logins: the component context")
+    out = dict(context)
+    peers = OrderedDict((name, dict(spot)) for name, spot in (context.get("peers") or {}).items())
+    for read in _list(reads, "stack_context_logins: the reads"):
+        item = read.get("item") or {}
+        if item.get("peer") not in peers:
+            raise AnsibleFilterError("stack_context_logins: %r is not a peer of this component" % item.get("peer"))
+        content = read.get("content")
+        text = base64.b64decode(content).decode("utf-8") if content else ""
+        spot = peers[item["peer"]]
+        spot["login"] = dict(spot.get("login") or {}, **{item["key"]: text})
+    out["peers"] = peers
+    return out
 
 
 def _login(login, project_dir):
@@ -298,6 +346,8 @@ class FilterModule(object):
         return {
             "stack_catalog": stack_catalog,
             "stack_context": stack_context,
+            "stack_login_files": stack_login_files,
+            "stack_context_logins": stack_context_logins,
             "stack_published": stack_published,
             "stack_report": stack_report,
             "stack_where": stack_where,

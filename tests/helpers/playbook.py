@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,6 +30,7 @@ def run(playbook: str, extra_vars: dict, *args: str, timeout: int = 900, check: 
         "ANSIBLE_NOCOLOR": "1",
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
     }
+    started = time.monotonic()
     proc = subprocess.run(
         [str(Path(sys.executable).parent / "ansible-playbook"), playbook, "-e", f"@{vars_file}", *args],
         cwd=ROOT,
@@ -39,6 +41,7 @@ def run(playbook: str, extra_vars: dict, *args: str, timeout: int = 900, check: 
         check=False,
     )
     vars_file.unlink(missing_ok=True)
+    _log_run(playbook, args, time.monotonic() - started)
     recap = {
         m[0]: {"ok": int(m[1]), "changed": int(m[2]), "unreachable": int(m[3]), "failed": int(m[4])}
         for m in RECAP.findall(proc.stdout)
@@ -48,3 +51,12 @@ def run(playbook: str, extra_vars: dict, *args: str, timeout: int = 900, check: 
             f"ansible-playbook {playbook} {args} failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}"
         )
     return proc, recap
+
+
+def _log_run(playbook, args, seconds):
+    """With CCO_PLAYBOOK_LOG set, append one line per run: where the suite spends its time."""
+    log = os.environ.get("CCO_PLAYBOOK_LOG")
+    if log:
+        with open(log, "a", encoding="utf-8") as fh:
+            test = os.environ.get("PYTEST_CURRENT_TEST", "?").split(" ")[0]
+            fh.write(f"{seconds:.1f}\t{playbook}\t{' '.join(args)}\t{test}\n")

@@ -281,3 +281,25 @@ def test_suspects_are_what_compose_touched_or_named_even_when_running_now():
     }
     assert cp.compose_suspects(ps, result, "obs") == ["loki", "prometheus", "grafana"]
     assert cp.compose_suspects("", None, "obs") == []
+
+
+def test_external_volumes_are_named_by_their_own_name():
+    project = {
+        "volumes": {
+            "prometheus-data": {},
+            "otelcol-queue": {"name": "claude-observability-otelcol-queue", "external": True},
+            "plain-external": {"external": True},
+            "not-external": {"name": "x", "external": False},
+        }
+    }
+    assert cp.compose_external_volumes(project) == ["claude-observability-otelcol-queue", "plain-external"]
+
+
+def test_external_volumes_of_a_project_without_volumes():
+    assert cp.compose_external_volumes({"services": {}}) == []
+    assert cp.compose_external_volumes(None) == []
+
+
+def test_external_volumes_refuse_what_is_not_a_compose_file():
+    with pytest.raises(AnsibleFilterError, match="parsed compose file"):
+        cp.compose_external_volumes(["compose.yaml"])

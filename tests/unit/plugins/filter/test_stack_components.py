@@ -248,3 +248,69 @@ def test_a_peer_that_logs_in_names_its_files_on_its_own_host():
         "password_file": "/srv/store/prometheus/secrets/web-password",
         "ca_file": "/srv/store/pki/ca.crt",
     }
+
+
+def _secured_split():
+    hostvars = {
+        "store": {
+            "ansible_host": "10.0.0.5",
+            "stack_components": ["prometheus", "grafana"],
+            "prometheus_web_security": True,
+        },
+        "ingest": {"ansible_host": "10.0.0.6", "stack_components": ["otel_collector", "opensearch"]},
+    }
+    names = ["prometheus", "opensearch", "otel_collector", "grafana"]
+    return hostvars, names, sc.stack_catalog(names)
+
+
+def test_only_a_component_that_connects_to_a_secured_peer_is_told_its_login():
+    hostvars, names, records = _secured_split()
+    ingest = sp.stack_placement(hostvars, list(hostvars), "ingest", names)
+    assert sc.stack_context(ingest, "otel_collector", records, OPTIONS)["peers"]["prometheus"]["login"]
+    # OpenSearch does not connect to Prometheus: nothing of its login.
+    assert sc.stack_context(ingest, "opensearch", records, OPTIONS)["peers"]["prometheus"]["login"] == {}
+
+
+def test_the_login_files_are_read_on_the_peers_host_and_handed_over():
+    hostvars, names, records = _secured_split()
+    ingest = sp.stack_placement(hostvars, list(hostvars), "ingest", names)
+    context = sc.stack_context(ingest, "otel_collector", records, OPTIONS)
+    reads = sc.stack_login_files(context)
+    assert reads == [
+        {
+            "peer": "prometheus",
+            "key": "password",
+            "host": "store",
+            "path": "/srv/store/prometheus/secrets/web-password",
+        },
+        {"peer": "prometheus", "key": "ca_pem", "host": "store", "path": "/srv/store/pki/ca.crt"},
+    ]
+    results = [
+        {"item": reads[0], "content": "czNjcjN0"},  # base64 of s3cr3t
+        {"item": reads[1], "content": "LS0tLS1CRUdJTg=="},
+    ]
+    handed = sc.stack_context_logins(context, results)
+    login = handed["peers"]["prometheus"]["login"]
+    assert login["password"] == "s3cr3t" and login["ca_pem"] == "-----BEGIN"
+    assert login["user"] == "claude-code" and login["password_file"].endswith("web-password")
+    # The context it came from is left as it was.
+    assert "password" not in context["peers"]["prometheus"]["login"]
+
+
+def test_a_login_file_not_made_yet_reads_as_empty():
+    hostvars, names, records = _secured_split()
+    ingest = sp.stack_placement(hostvars, list(hostvars), "ingest", names)
+    context = sc.stack_context(ingest, "otel_collector", records, OPTIONS)
+    reads = sc.stack_login_files(context)
+    handed = sc.stack_context_logins(context, [{"item": reads[0], "failed": True}, {"item": reads[1]}])
+    assert handed["peers"]["prometheus"]["login"]["password"] == ""
+    assert handed["peers"]["prometheus"]["login"]["ca_pem"] == ""
+
+
+def test_nothing_is_read_for_a_component_that_runs_elsewhere():
+    hostvars, names, records = _secured_split()
+    store = sp.stack_placement(hostvars, list(hostvars), "store", names)
+    assert sc.stack_login_files(sc.stack_context(store, "otel_collector", records, OPTIONS)) == []
+    assert len(sc.stack_login_files(sc.stack_context(store, "grafana", records, OPTIONS))) == 2
+    with pytest.raises(AnsibleFilterError, match="not a peer"):
+        sc.stack_context_logins(sc.stack_context(store, "grafana", records, OPTIONS), [{"item": {"peer": "tempo"}}])
