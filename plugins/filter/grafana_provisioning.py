@@ -10,12 +10,18 @@ Filter ``grafana_datasources(options)``
 Options (a dict; the grafana role passes ``grafana__datasource_options``):
   prometheus_uid, prometheus_url  the Prometheus data source (always there,
                                   the default one)
+  prometheus_user, prometheus_password_file, prometheus_ca_file
+                                  a Prometheus behind basic auth and TLS: the
+                                  user, and the files (in Grafana's container)
+                                  of its password and of the CA of its
+                                  certificate; the user and the password file
+                                  go together
   loki                            whether to add the Loki data source (a bool)
   loki_uid, loki_url              the Loki data source
   tempo_uid, tempo_url            the Tempo data source, added when tempo_url
+                                  is not empty
   extra                           more data sources (name, uid, type, url, jsonData...), as
                                   other component roles publish them (docs/components.md)
-                                  is not empty
 
 Example::
 

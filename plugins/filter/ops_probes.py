@@ -6,16 +6,21 @@
 """What status.yml and verify.yml ask each component, from the probes the
 component roles published into endpoints.json (docs/components.md, "Probes").
 
-probe_request(probe, kind, session)  the request of a probe's `last`, `find` or `health`
+probe_request(probe, kind, session, trace)
+                                     the request of a probe's `last`, `find` or `health`
 probe_pick(data, path)               a dotted path into a JSON answer ("data.result.0.value.1";
                                      "[]" after a key flattens a list: "data.result[].values[]")
 probe_last(answer, probe)            the newest data point a `last` answer holds, as UTC text, or ""
 probe_found(answer, probe, value)    whether a `find` answer holds exactly one match (and its value)
 probe_health_line(result)            status.yml's line for one `health` answer (a uri loop result)
 probe_last_line(result)              status.yml's line for one `last` answer
-probe_down(results)                  the titles of the components whose answer was not what their probe expects
+probe_down(health, last)             the titles of the components whose `health` or `last` answer was not
+                                     what their probe expects
 probe_logins(results)                {component: {"Authorization": "Basic ..."}} from the slurped password
                                      files of the probes that log in
+probe_host_endpoints(result)         {host, endpoints} from a slurp of another host's endpoints.json
+probe_backends(records)              {component: {host, probe}} of every probe with a `find`
+probe_where(item, session, trace)    verify.yml's line of where to look at the session in one backend
 """
 
 from __future__ import absolute_import, division, print_function

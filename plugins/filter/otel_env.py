@@ -28,7 +28,7 @@ CREATED_LINE = "# This file was created for this block only; removing the block 
 
 
 def otel_pct_encode(value):
-    """Percent-encode one value for OTEL_RESOURCE_ATTRIBUTES / OTEL_EXPORTER_OTLP_HEADERS."""
+    """Percent-encode one value for OTEL_RESOURCE_ATTRIBUTES (not for OTEL_EXPORTER_OTLP_HEADERS: see otel_headers)."""
     out = []
     for byte in bytearray(to_bytes(to_text(value), errors="surrogate_or_strict")):
         out.append(chr(byte) if byte in _SAFE else "%%%02X" % byte)
