@@ -29,6 +29,7 @@ import re
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.six import string_types
+from ansible_collections.claude_code.observability.plugins.plugin_utils.components import plain
 
 MANAGED_BY = "claude_code.observability"
 PART_OF = "claude-code-observability"
@@ -520,6 +521,11 @@ def _grafana(opts, dashboards):
 
 def kubernetes_manifests(spec, collector_config, rule_groups=None, dashboards=None):
     """Every object of the Kubernetes target, in the order they are applied."""
+    # Plain copies: the objects below copy parts of these, and copying what
+    # Ansible hands a filter value by value takes seconds.
+    spec, collector_config, rule_groups, dashboards = (
+        plain(v) for v in (spec, collector_config, rule_groups, dashboards)
+    )
     opts = _options(spec)
     if not isinstance(collector_config, dict) or "service" not in collector_config:
         _fail("the collector config (from the otel_collector role's config entry point) is missing or not a config")
@@ -695,22 +701,31 @@ def kubernetes_connection_error(result, kubeconfig="", context=""):
 
 
 def kubernetes_stale(found, desired, keep=None):
-    """The objects the role's labels find (k8s_info results of each owned kind) that are not desired: to delete."""
+    """The objects the role's labels find that are not desired: to delete, as definitions.
+
+    found: one result per owned kind, with the ``item`` it listed (``{api_version, kind}``) and the objects found,
+    as ``resources`` (k8s_info) or ``ansible_facts.kubernetes__listed`` (the k8s lookup through set_fact).
+    """
     wanted = set((obj["kind"], obj["metadata"]["name"]) for obj in desired or [])
     wanted.update((item["kind"], item["name"]) for item in keep or [])
     stale = []
     for result in found or []:
-        for obj in result.get("resources") or []:
+        objects = result.get("resources")
+        if objects is None:
+            objects = (result.get("ansible_facts") or {}).get("kubernetes__listed")
+        for obj in objects or []:
             if obj["metadata"].get("deletionTimestamp"):
                 continue  # already being deleted: a controller (or the garbage collector) finishes it
             key = (obj.get("kind") or result.get("item", {}).get("kind"), obj["metadata"]["name"])
             if key not in wanted:
+                meta = {"name": key[1]}
+                if obj["metadata"].get("namespace"):
+                    meta["namespace"] = obj["metadata"]["namespace"]
                 stale.append(
                     {
-                        "api_version": obj.get("apiVersion") or result["item"]["api_version"],
+                        "apiVersion": obj.get("apiVersion") or result["item"]["api_version"],
                         "kind": key[0],
-                        "name": key[1],
-                        "namespace": obj["metadata"].get("namespace", ""),
+                        "metadata": meta,
                     }
                 )
     return stale

@@ -33,6 +33,18 @@ from ansible.module_utils.six.moves.urllib.parse import quote
 COST_QUERY = "sum(sum_over_time(claude_code_cost_usage_USD[1h]))"
 
 
+def _web_login(host, web):
+    """How to log in to a web port that basic auth and TLS may secure (its endpoints record)."""
+    if not web.get("user"):
+        return " (no login)"
+    return " (user %s, password kept on %s in %s; CA %s)" % (
+        web["user"],
+        host,
+        web.get("password_file", "?"),
+        web.get("ca_file", "?"),
+    )
+
+
 def _dashboard_lines(host, record):
     lines = []
     grafana = record.get("grafana")
@@ -51,11 +63,10 @@ def _dashboard_lines(host, record):
             )
         else:
             lines.append("  Login: none (security plugin off)")
-    prometheus = record.get("prometheus")
-    if prometheus:
-        lines.append("  Prometheus: %s (no login)" % prometheus["url"])
-    if record.get("alertmanager"):
-        lines.append("  Alertmanager: %s" % record["alertmanager"]["url"])
+    for key, title in (("prometheus", "Prometheus"), ("alertmanager", "Alertmanager")):
+        web = record.get(key)
+        if web:
+            lines.append("  %s: %s%s" % (title, web["url"], _web_login(host, web)))
     loki = record.get("loki")
     if loki:
         lines.append("  Loki: %s%s" % (loki["url"], " (yours)" if loki.get("external") else ""))

@@ -50,6 +50,13 @@ def plain(value):
         return dict((k, plain(v)) for k, v in value.items())
     if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
         return [plain(v) for v in value]
+    # Scalars may carry where they came from; copying that is slow too.
+    if isinstance(value, str) and type(value) is not str:
+        return str.__str__(value)
+    if isinstance(value, float) and type(value) is not float:
+        return float(value)
+    if isinstance(value, int) and type(value) not in (int, bool):
+        return int(value)
     return value
 
 

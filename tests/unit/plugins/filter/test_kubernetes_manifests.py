@@ -302,5 +302,23 @@ def test_stale_objects():
         },
     ]
     stale = km.kubernetes_stale(found, desired, keep=[{"kind": "Secret", "name": "cc-tls"}])
-    assert stale == [{"api_version": "v1", "kind": "ConfigMap", "name": "old-dashboard", "namespace": "m"}]
+    assert stale == [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "old-dashboard", "namespace": "m"}}]
     assert len(km.kubernetes_stale(found, [])) == 4 - 1
+
+
+def test_stale_objects_from_the_lookup_listing():
+    # What set_fact with the k8s lookup registers: list items carry neither kind nor apiVersion.
+    found = [
+        {
+            "item": {"api_version": "monitoring.coreos.com/v1", "kind": "ServiceMonitor"},
+            "ansible_facts": {"kubernetes__listed": [{"metadata": {"name": "gone", "namespace": "m"}}]},
+        },
+        {"item": {"api_version": "v1", "kind": "Service"}, "ansible_facts": {"kubernetes__listed": []}},
+    ]
+    assert km.kubernetes_stale(found, build()) == [
+        {
+            "apiVersion": "monitoring.coreos.com/v1",
+            "kind": "ServiceMonitor",
+            "metadata": {"name": "gone", "namespace": "m"},
+        }
+    ]

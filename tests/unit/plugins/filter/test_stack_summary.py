@@ -72,3 +72,23 @@ def test_a_broken_record_or_unknown_host_is_named():
         stack_summary({"obs": {"site_endpoints": {"content": base64.b64encode(b"{oops").decode()}}}, ["obs"], [])
     with pytest.raises(AnsibleFilterError, match="ghost is not in the inventory"):
         stack_summary({}, ["ghost"], [])
+
+
+def test_a_secured_prometheus_and_alertmanager_say_how_to_log_in():
+    record = dict(
+        GRAFANA,
+        prometheus={
+            "url": "https://127.0.0.1:9090",
+            "user": "claude-code",
+            "password_file": "/srv/obs/prometheus/secrets/web-password",
+            "ca_file": "/srv/obs/pki/ca.crt",
+        },
+        alertmanager={"url": "http://127.0.0.1:9093"},
+    )
+    text = "\n".join(stack_summary({"obs": {"site_endpoints": _slurped(record)}}, ["obs"], []))
+    assert (
+        "Prometheus: https://127.0.0.1:9090 (user claude-code, password kept on obs in "
+        "/srv/obs/prometheus/secrets/web-password; CA /srv/obs/pki/ca.crt)" in text
+    )
+    assert "Alertmanager: http://127.0.0.1:9093 (no login)" in text
+    assert "Prometheus: https://127.0.0.1:9090 (no login)" not in text
