@@ -74,8 +74,26 @@ def k8s(inventory, variables, *args, check=True):
     return playbook.run("k8s.yml", variables, "-i", str(inventory), *args, check=check)
 
 
-def test_apply_is_stored_by_the_api_server_and_a_second_run_changes_nothing_no_pod_runs(kube, cluster, inventory):
-    proc, recap = k8s(inventory, role_vars(kube, cluster))
+# One namespace, applied once, for the tests that read what was stored; the ones
+# that change it (a diff, objects no longer asked for) come last, in file order.
+SHARED = {
+    "kubernetes_tls_mode": "secret",
+    "kubernetes_tls_secret_name": "my-tls",
+    "prometheus_alert_daily_cost_per_user_usd": 7,
+    "kubernetes_dashboard_labels": {"grafana_dashboard": "1", "team": "x"},
+}
+
+
+@pytest.fixture(scope="module")
+def applied(kube, inventory):
+    ns = kube.namespace()
+    kube.create(kubehelp.prometheus_cr(ns))
+    proc, recap = k8s(inventory, role_vars(kube, ns, **SHARED))
+    return {"ns": ns, "proc": proc, "recap": recap}
+
+
+def test_apply_is_stored_by_the_api_server_and_a_second_run_changes_nothing_no_pod_runs(kube, applied, inventory):
+    cluster, proc, recap = applied["ns"], applied["proc"], applied["recap"]
     assert recap["localhost"]["changed"] > 0
     assert TOKEN not in proc.stdout
     stored = kube.everything(cluster)
@@ -114,65 +132,12 @@ def test_apply_is_stored_by_the_api_server_and_a_second_run_changes_nothing_no_p
     assert managers == {"claude-code-observability"}
     assert any(m["operation"] == "Apply" for m in deploy["metadata"]["managedFields"])  # server-side apply
 
-    _proc, again = k8s(inventory, role_vars(kube, cluster))
+    _proc, again = k8s(inventory, role_vars(kube, cluster, **SHARED))
     assert again["localhost"]["changed"] == 0, again
 
 
-def test_check_on_a_fresh_namespace_creates_nothing(kube, cluster, inventory):
-    before = kube.everything(cluster)
-    proc, recap = k8s(inventory, role_vars(kube, cluster), "--check")
-    assert recap["localhost"]["failed"] == 0
-    assert recap["localhost"]["changed"] > 0, proc.stdout[-3000:]
-    assert before == [("Prometheus", "kps")]
-    assert kube.everything(cluster) == before
-
-
-def test_diff_shows_the_change_of_one_variable(kube, cluster, inventory):
-    k8s(inventory, role_vars(kube, cluster))
-    proc, recap = k8s(inventory, role_vars(kube, cluster, kubernetes_scrape_interval="45s"), "--diff")
-    assert recap["localhost"]["changed"] == 1, proc.stdout[-4000:]
-    minus = [line for line in proc.stdout.splitlines() if line.startswith("-") and "15s" in line]
-    plus = [line for line in proc.stdout.splitlines() if line.startswith("+") and "45s" in line]
-    assert minus and plus, proc.stdout[-4000:]
-    assert TOKEN not in proc.stdout
-    sm = kube.get("ServiceMonitor", NAME, cluster)
-    assert sm["spec"]["endpoints"][0]["interval"] == "45s"
-
-
-def test_absent_removes_exactly_what_it_made(kube, cluster, inventory):
-    theirs = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "someone-elses", "namespace": cluster}}
-    kube.create(theirs)
-    before = kube.everything(cluster)
-    k8s(inventory, role_vars(kube, cluster, kubernetes_queue_storage="pvc"))
-    assert kube.list("PersistentVolumeClaim", cluster, OWNER)
-    assert len(kube.everything(cluster)) > len(before)
-    _proc, recap = k8s(inventory, role_vars(kube, cluster, kubernetes_state="absent"))
-    assert recap["localhost"]["changed"] > 0
-    assert kube.everything(cluster) == before
-    # Only the claim is still there, marked deleted: its pvc-protection finalizer is kube-controller-manager's
-    # to remove, and none runs in the test bed.
-    left = set(kube.everything(cluster, deleting=True)) - set(before)
-    assert left == {("PersistentVolumeClaim", f"{NAME}-queue")}
-    claim = kube.get("PersistentVolumeClaim", f"{NAME}-queue", cluster)
-    assert claim["metadata"]["deletionTimestamp"] and claim["metadata"]["finalizers"] == [
-        "kubernetes.io/pvc-protection"
-    ]
-    _proc, again = k8s(inventory, role_vars(kube, cluster, kubernetes_state="absent"))
-    assert again["localhost"]["changed"] == 0
-
-
-def test_objects_no_longer_asked_for_are_deleted(kube, cluster, inventory):
-    k8s(inventory, role_vars(kube, cluster))
-    assert kube.get("Secret", f"{NAME}-token", cluster)
-    k8s(inventory, role_vars(kube, cluster, kubernetes_bearer_token="", kubernetes_loki=False))
-    assert kube.get("Secret", f"{NAME}-token", cluster) is None
-    assert kube.get("ConfigMap", f"{NAME}-dashboard-claude-code-events", cluster) is None
-    assert kube.get("ConfigMap", f"{NAME}-dashboard-claude-code-audit", cluster) is None
-    assert kube.get("ConfigMap", f"{NAME}-dashboard-claude-code-overview", cluster)
-
-
-def test_stored_collector_config_passes_the_real_collector_validate(kube, cluster, inventory, testbed, tmp_path):
-    k8s(inventory, role_vars(kube, cluster, kubernetes_tls_mode="secret", kubernetes_tls_secret_name="my-tls"))
+def test_stored_collector_config_passes_the_real_collector_validate(kube, applied, testbed, tmp_path):
+    cluster = applied["ns"]
     text = kube.get("ConfigMap", f"{NAME}-config", cluster)["data"]["config.yaml"]
     config = yaml.safe_load(text)
     # what the metrics design asks: one push to the cluster Prometheus' OTLP receiver, events to Loki's OTLP
@@ -197,8 +162,8 @@ def test_stored_collector_config_passes_the_real_collector_validate(kube, cluste
     assert out.returncode == 0, out.stdout + out.stderr
 
 
-def test_stored_prometheus_rule_passes_the_real_promtool(kube, cluster, inventory, testbed, tmp_path):
-    k8s(inventory, role_vars(kube, cluster, prometheus_alert_daily_cost_per_user_usd=7))
+def test_stored_prometheus_rule_passes_the_real_promtool(kube, applied, testbed, tmp_path):
+    cluster = applied["ns"]
     rule = kube.get("PrometheusRule", NAME, cluster)
     groups = rule["spec"]["groups"]
     path = tmp_path / "rules.yml"
@@ -212,8 +177,8 @@ def test_stored_prometheus_rule_passes_the_real_promtool(kube, cluster, inventor
     assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
 
 
-def test_dashboard_config_maps_hold_the_compose_files_json(kube, cluster, inventory):
-    k8s(inventory, role_vars(kube, cluster, kubernetes_dashboard_labels={"grafana_dashboard": "1", "team": "x"}))
+def test_dashboard_config_maps_hold_the_compose_files_json(kube, applied):
+    cluster = applied["ns"]
     files = sorted(DASHBOARDS.glob("*.json"))
     assert files
     stored = kube.list("ConfigMap", cluster, "grafana_dashboard=1,team=x")
@@ -222,6 +187,59 @@ def test_dashboard_config_maps_hold_the_compose_files_json(kube, cluster, invent
         cm = kube.get("ConfigMap", f"{NAME}-dashboard-{f.stem}", cluster)
         assert cm["data"] == {f.name: f.read_text()}
         assert json.loads(cm["data"][f.name]) == json.loads(f.read_text())
+
+
+def test_diff_shows_the_change_of_one_variable(kube, applied, inventory):
+    cluster = applied["ns"]
+    proc, recap = k8s(inventory, role_vars(kube, cluster, **SHARED, kubernetes_scrape_interval="45s"), "--diff")
+    assert recap["localhost"]["changed"] == 1, proc.stdout[-4000:]
+    minus = [line for line in proc.stdout.splitlines() if line.startswith("-") and "15s" in line]
+    plus = [line for line in proc.stdout.splitlines() if line.startswith("+") and "45s" in line]
+    assert minus and plus, proc.stdout[-4000:]
+    assert TOKEN not in proc.stdout
+    sm = kube.get("ServiceMonitor", NAME, cluster)
+    assert sm["spec"]["endpoints"][0]["interval"] == "45s"
+
+
+def test_objects_no_longer_asked_for_are_deleted(kube, applied, inventory):
+    cluster = applied["ns"]
+    assert kube.get("Secret", f"{NAME}-token", cluster)
+    k8s(inventory, role_vars(kube, cluster, **SHARED, kubernetes_bearer_token="", kubernetes_loki=False))
+    assert kube.get("Secret", f"{NAME}-token", cluster) is None
+    assert kube.get("ConfigMap", f"{NAME}-dashboard-claude-code-events", cluster) is None
+    assert kube.get("ConfigMap", f"{NAME}-dashboard-claude-code-audit", cluster) is None
+    assert kube.get("ConfigMap", f"{NAME}-dashboard-claude-code-overview", cluster)
+
+
+def test_check_on_a_fresh_namespace_creates_nothing(kube, cluster, inventory):
+    before = kube.everything(cluster)
+    proc, recap = k8s(inventory, role_vars(kube, cluster), "--check")
+    assert recap["localhost"]["failed"] == 0
+    assert recap["localhost"]["changed"] > 0, proc.stdout[-3000:]
+    assert before == [("Prometheus", "kps")]
+    assert kube.everything(cluster) == before
+
+
+def test_absent_removes_exactly_what_it_made(kube, cluster, inventory):
+    theirs = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "someone-elses", "namespace": cluster}}
+    kube.create(theirs)
+    before = kube.everything(cluster)
+    k8s(inventory, role_vars(kube, cluster, kubernetes_queue_storage="pvc"))
+    assert kube.list("PersistentVolumeClaim", cluster, OWNER)
+    assert len(kube.everything(cluster)) > len(before)
+    _proc, recap = k8s(inventory, role_vars(kube, cluster, kubernetes_state="absent"))
+    assert recap["localhost"]["changed"] > 0
+    assert kube.everything(cluster) == before
+    # Only the claim is still there, marked deleted: its pvc-protection finalizer is kube-controller-manager's
+    # to remove, and none runs in the test bed.
+    left = set(kube.everything(cluster, deleting=True)) - set(before)
+    assert left == {("PersistentVolumeClaim", f"{NAME}-queue")}
+    claim = kube.get("PersistentVolumeClaim", f"{NAME}-queue", cluster)
+    assert claim["metadata"]["deletionTimestamp"] and claim["metadata"]["finalizers"] == [
+        "kubernetes.io/pvc-protection"
+    ]
+    _proc, again = k8s(inventory, role_vars(kube, cluster, kubernetes_state="absent"))
+    assert again["localhost"]["changed"] == 0
 
 
 def test_wrong_kubeconfig_is_named(kube, cluster, inventory, tmp_path):
