@@ -133,3 +133,7 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.unit)
         elif "testbed" in getattr(item, "fixturenames", ()) or (ROOT / "tests" / "integration") in path.parents:
             item.add_marker(pytest.mark.testbed)
+    # Files that take minutes (marked slow) go first: with one worker per core, a
+    # long file handed out last would keep one core busy alone at the end.
+    slow_files = {str(item.fspath) for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: str(item.fspath) not in slow_files)

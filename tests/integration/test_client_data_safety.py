@@ -16,6 +16,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from client_playbook import run_playbook, snapshot, temp_users, write_inventory  # noqa: E402
 
+pytestmark = pytest.mark.slow  # minutes: the conftest starts these first
+
 BEGIN = "# >>> claude_code.observability (managed by Ansible) >>>"
 END = "# <<< claude_code.observability <<<"
 RECORD = ".settings.json.claude-code-observability.json"

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from helpers import multihost, playbook, procs
 
+pytestmark = pytest.mark.slow  # minutes: the conftest starts these first
+
 SENDER = Path(__file__).resolve().parents[1] / "multihost" / "send_like_claude.py"
 
 

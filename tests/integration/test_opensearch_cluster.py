@@ -22,6 +22,8 @@ import pytest
 import yaml
 from helpers import playbook, procs
 
+pytestmark = pytest.mark.slow  # minutes: the conftest starts these first
+
 CLUSTER_PLAY = "tests/integration/playbooks/opensearch_cluster.yml"
 ROLE_PLAY = "tests/integration/playbooks/opensearch_role.yml"
 BOOTSTRAP_PLAY = "tests/integration/playbooks/opensearch_bootstrap.yml"

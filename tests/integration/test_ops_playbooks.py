@@ -26,6 +26,8 @@ from ansible_collections.claude_code.observability.plugins.module_utils.verify_m
     VERIFY_SERVICE,
 )
 
+pytestmark = pytest.mark.slow  # minutes: the conftest starts these first
+
 DASHBOARDS = ROOT / "roles" / "grafana" / "files" / "dashboards"
 PROM_UID = "claude-code-prometheus"
 

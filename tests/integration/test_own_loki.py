@@ -17,6 +17,8 @@ from doubles.grafana_double import GrafanaDouble
 from doubles.loki_double import LokiDouble
 from helpers import deploy, multihost, otlp, playbook, privacy, procs
 
+pytestmark = pytest.mark.slow  # minutes: the conftest starts these first
+
 TOKEN = "glsa_double_token_0123456789"
 
 

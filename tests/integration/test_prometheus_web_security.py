@@ -20,6 +20,8 @@ import pytest
 import yaml
 from helpers import deploy, otlp, playbook, procs
 
+pytestmark = pytest.mark.slow  # minutes: the conftest starts these first
+
 
 @pytest.fixture(scope="module")
 def secured(testbed, tmp_path_factory):

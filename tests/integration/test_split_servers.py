@@ -19,6 +19,8 @@ import pytest
 import yaml
 from helpers import multihost, otlp, playbook, procs
 
+pytestmark = pytest.mark.slow  # minutes: the conftest starts these first
+
 SENDER = Path(__file__).resolve().parents[1] / "multihost" / "send_like_claude.py"
 
 

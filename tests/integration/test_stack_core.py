@@ -14,6 +14,8 @@ import pytest
 import yaml
 from helpers import load, otlp, playbook, procs
 
+pytestmark = pytest.mark.slow  # minutes: the conftest starts these first
+
 
 def _stack_vars(testbed, tmp_path, name):
     ports = {k: procs.free_port() for k in ("grpc", "http", "health", "prom")}

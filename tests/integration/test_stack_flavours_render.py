@@ -11,6 +11,8 @@ import pytest
 import yaml
 from helpers import playbook
 
+pytestmark = pytest.mark.slow  # minutes: the conftest starts these first
+
 
 @pytest.mark.parametrize(
     ("flavour", "services", "logs_exporters"),
