@@ -15,11 +15,19 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+_HANDED_OUT: set[int] = set()
+
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nothing listens on, never the same one twice in this process: the kernel may give a
+    port it just gave again once its socket is closed, and one stack's two services would collide."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def http_json(url: str, method: str = "GET", body=None, timeout: float = 10, headers: dict | None = None, context=None):
