@@ -51,11 +51,11 @@ def plain(value):
     if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
         return [plain(v) for v in value]
     # Scalars may carry where they came from; copying that is slow too.
-    if isinstance(value, str) and type(value) is not str:
+    if isinstance(value, str):
         return str.__str__(value)
-    if isinstance(value, float) and type(value) is not float:
+    if isinstance(value, float):
         return float(value)
-    if isinstance(value, int) and type(value) not in (int, bool):
+    if isinstance(value, int) and not isinstance(value, bool):
         return int(value)
     return value
 
