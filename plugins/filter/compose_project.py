@@ -280,8 +280,11 @@ def _pulled_services(result, msg):
 
 
 def _refused(result):
-    """The words of a template task whose validate command refused the rendered file."""
+    """The words of a task whose validate command refused the rendered file (a template task,
+    or project_files, which returns the file's path and its validate command)."""
     args = (result.get("invocation") or {}).get("module_args") or {}
+    if result.get("validate"):
+        args = {"validate": result["validate"], "dest": result.get("path")}
     check = "%s" % (args.get("validate") or "")
     tool = re.search(r"--entrypoint (\S+)", check)
     said = "\n".join(

@@ -243,24 +243,22 @@ import json  # noqa: E402
 import os  # noqa: E402
 import re  # noqa: E402
 import stat  # noqa: E402
-import tempfile  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text  # noqa: E402
+from ansible_collections.claude_code.observability.plugins.module_utils.files import (  # noqa: E402
+    FileError,
+    atomic_write,
+    parse_mode,
+    resolve_id,
+)
 
-try:
-    import grp  # noqa: E402
-    import pwd  # noqa: E402
-except ImportError:  # pragma: no cover - not on POSIX
-    grp = pwd = None
+# The collection's file helpers raise FileError; this module's own checks say the same.
+SettingsError = FileError
 
 MASK = "********"
 RECORD_SUFFIX = ".claude-code-observability.json"
 RECORD_VERSION = 1
-
-
-class SettingsError(Exception):
-    pass
 
 
 def env_value(value):
@@ -452,30 +450,6 @@ def apply_changes(doc, params, record):
     return new, rec, report
 
 
-def resolve_id(value, kind):
-    if value is None:
-        return -1
-    try:
-        return int(value)
-    except ValueError:
-        pass
-    try:
-        if kind == "user":
-            return pwd.getpwnam(value).pw_uid
-        return grp.getgrnam(value).gr_gid
-    except (KeyError, AttributeError):
-        raise SettingsError("%s %s does not exist" % (kind, value)) from None
-
-
-def parse_mode(value, name):
-    if isinstance(value, int):
-        return value
-    try:
-        return int(to_text(value), 8)
-    except ValueError:
-        raise SettingsError("%s must be an octal number such as '0600', got %r" % (name, value)) from None
-
-
 def writable_bits(mode):
     return bool(stat.S_IMODE(mode) & 0o222)
 
@@ -499,25 +473,6 @@ def check_writable(real, exists, path):
             "writable (chmod u+w %s) or do not manage this file, then run again."
             % (path, probe, stat.S_IMODE(os.stat(probe).st_mode), probe)
         )
-
-
-def atomic_write(real, data, uid, gid, mode):
-    """Write next to the destination and rename over it: a reader (Claude Code starting now) sees
-    the old file or the new one, never half of one, and a failure leaves the old file as it was."""
-    directory = os.path.dirname(real) or "."
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".%s." % os.path.basename(real), suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(to_bytes(data, errors="surrogate_or_strict"))
-            handle.flush()
-            os.fsync(handle.fileno())
-            os.fchmod(handle.fileno(), mode)
-            if uid != -1 or gid != -1:
-                os.fchown(handle.fileno(), uid, gid)
-        os.rename(tmp, real)
-    finally:
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
 
 
 def missing_dirs(directory):
