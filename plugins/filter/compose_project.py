@@ -450,6 +450,30 @@ def _rollback_text(rollback):
     )
 
 
+def project_entries(base, directories=None, files=None, prune=None, mode="0644", dir_mode="0755"):
+    """The project_files entries of a directory a role owns: its directories, then its files
+    ({path relative to base: content}). prune ({directory relative to base: pattern}) has the
+    module remove what matches there and is not one of the files."""
+    if not base or not ("%s" % base).startswith("/"):
+        _fail("project_entries needs the absolute directory the files go in, got %r" % (base,))
+    base = ("%s" % base).rstrip("/")
+    prune = {("%s" % k).strip("/"): "%s" % v for k, v in (prune or {}).items()}
+
+    def under(rel):
+        rel = ("%s" % rel).strip("/")
+        return base + "/" + rel if rel else base
+
+    entries = []
+    for rel in directories or []:
+        entry = {"path": under(rel), "state": "directory", "mode": dir_mode}
+        if ("%s" % rel).strip("/") in prune:
+            entry["prune"] = prune[("%s" % rel).strip("/")]
+        entries.append(entry)
+    for rel, content in (files or {}).items():
+        entries.append({"path": under(rel), "content": "%s" % content, "mode": mode})
+    return entries
+
+
 class FilterModule(object):
     def filters(self):
         return {
@@ -460,4 +484,5 @@ class FilterModule(object):
             "compose_not_up": compose_not_up,
             "compose_suspects": compose_suspects,
             "config_check": config_check,
+            "project_entries": project_entries,
         }

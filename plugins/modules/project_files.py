@@ -74,6 +74,18 @@ options:
           - Command that checks the new content before it replaces the file; C(%s) is the path of
             the temporary file. Run without a shell, only when the content changes.
         type: str
+      prune:
+        description:
+          - For C(state=directory), a shell pattern such as C(*.json). Files directly in the directory
+            that match it and are not in I(files) are removed (after every entry is applied): the
+            directory is the role's, and what it no longer ships goes.
+        type: str
+      force:
+        description:
+          - With C(false), an existing file keeps its content (only its mode, owner and group are
+            brought to what is asked): for a secret generated once, such as a password.
+        type: bool
+        default: true
 attributes:
   check_mode:
     support: full
@@ -144,6 +156,7 @@ files:
       sample: 2aae6c35c94fcfb415dbe95f408b9ce91ee846ed
 """
 
+import fnmatch  # noqa: E402
 import hashlib  # noqa: E402
 import os  # noqa: E402
 import shutil  # noqa: E402
@@ -204,6 +217,8 @@ class Entry:
         self.uid = resolve_id(spec.get("owner"), "user")
         self.gid = resolve_id(spec.get("group"), "group")
         self.validate = spec.get("validate")
+        self.force = spec.get("force", True) is not False
+        self.prune = spec.get("prune") if self.state == "directory" else None
         self.data = None
         if self.state == "file":
             if (spec.get("content") is None) == (spec.get("src") is None):
@@ -220,6 +235,18 @@ class Entry:
     def apply(self):
         getattr(self, "_" + self.state)()
         return self.result
+
+    def prunable(self, listed):
+        """Files of a pruned directory that match its pattern and are not listed."""
+        if not self.prune or not os.path.isdir(self.path):
+            return []
+        return [
+            os.path.join(self.path, name)
+            for name in sorted(os.listdir(self.path))
+            if fnmatch.fnmatch(name, self.prune)
+            and not os.path.isdir(os.path.join(self.path, name))
+            and os.path.realpath(os.path.join(self.path, name)) not in listed
+        ]
 
     def _absent(self):
         if not os.path.lexists(self.path):
@@ -288,6 +315,9 @@ class Entry:
             st = os.stat(real)
             with open(real, "rb") as handle:
                 before = handle.read()
+            if not self.force:
+                data = before
+                self.result["checksum"] = hashlib.sha1(data).hexdigest()
         if exists and data == before:
             differ = attributes(st, self.mode, self.uid, self.gid)
             if differ:
@@ -346,6 +376,8 @@ def main():
                     owner=dict(type="str"),
                     group=dict(type="str"),
                     validate=dict(type="str"),
+                    prune=dict(type="str"),
+                    force=dict(type="bool", default=True),
                 ),
             ),
         ),
@@ -358,6 +390,12 @@ def main():
             results.append(entry.apply())
             if entry.diff:
                 diffs.append(entry.diff)
+        listed = set(os.path.realpath(e.path) for e in entries)
+        for entry in entries:
+            for going in entry.prunable(listed):
+                gone = Entry(module, {"path": going, "state": "absent", "mode": None}, len(results))
+                results.append(gone.apply())
+                diffs.append(gone.diff)
     except Refused as exc:
         module.fail_json(msg=to_native(exc), files=results, **exc.fields)
     except (FileError, IOError, OSError) as exc:

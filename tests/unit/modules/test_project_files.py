@@ -177,3 +177,32 @@ def test_a_refusal_is_told_with_the_tool_s_words_by_the_stack(tmp_path):
     assert out.startswith("promtool refused the rendered %s, so it was not written." % conf), out
     assert "not a valid duration string: 5x" in out
     assert not conf.exists()
+
+
+def test_force_false_keeps_a_generated_secret_and_fixes_its_mode(tmp_path):
+    secret = tmp_path / "admin_password"
+    entry = {"path": str(secret), "content": "first", "mode": "0600", "force": False}
+    assert run([entry])["changed"] is True and secret.read_text() == "first"
+    os.chmod(secret, 0o644)
+    res = run([dict(entry, content="second")])
+    assert res["changed"] is True and secret.read_text() == "first" and _mode(secret) == 0o600
+    assert res["files"][0]["checksum"] == hashlib.sha1(b"first").hexdigest()
+    assert run([dict(entry, content="third")])["changed"] is False
+
+
+def test_prune_removes_what_the_role_no_longer_ships_and_nothing_else(tmp_path):
+    d = tmp_path / "dashboards"
+    d.mkdir()
+    for name in ("old.json", "kept.json", "notes.txt"):
+        (d / name).write_text(name)
+    (d / "sub.json").mkdir()
+    files = [
+        {"path": str(d), "state": "directory", "prune": "*.json"},
+        {"path": str(d / "kept.json"), "content": "new"},
+    ]
+    checked = run(files, check=True, diff=True)
+    assert checked["changed"] is True and (d / "old.json").exists()
+    res = run(files)
+    assert [r["path"] for r in res["files"] if r["changed"]] == [str(d / "kept.json"), str(d / "old.json")]
+    assert sorted(p.name for p in d.iterdir()) == ["kept.json", "notes.txt", "sub.json"]
+    assert run(files)["changed"] is False

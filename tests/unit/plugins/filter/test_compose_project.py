@@ -303,3 +303,20 @@ def test_external_volumes_of_a_project_without_volumes():
 def test_external_volumes_refuse_what_is_not_a_compose_file():
     with pytest.raises(AnsibleFilterError, match="parsed compose file"):
         cp.compose_external_volumes(["compose.yaml"])
+
+
+def test_project_entries_lists_dirs_then_files_and_prunes_what_it_is_told():
+    out = cp.project_entries(
+        "/srv/obs/grafana/",
+        ["", "dashboards/"],
+        {"dashboards/a.json": "{}", "provisioning.yml": "x: 1\n"},
+        {"dashboards": "*.json"},
+    )
+    assert out == [
+        {"path": "/srv/obs/grafana", "state": "directory", "mode": "0755"},
+        {"path": "/srv/obs/grafana/dashboards", "state": "directory", "mode": "0755", "prune": "*.json"},
+        {"path": "/srv/obs/grafana/dashboards/a.json", "content": "{}", "mode": "0644"},
+        {"path": "/srv/obs/grafana/provisioning.yml", "content": "x: 1\n", "mode": "0644"},
+    ]
+    with pytest.raises(AnsibleFilterError, match="absolute directory"):
+        cp.project_entries("grafana", [])
