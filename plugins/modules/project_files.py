@@ -77,20 +77,22 @@ options:
       prune:
         description:
           - For C(state=directory), a shell pattern such as C(*.json). Files directly in the directory
-            that match it and are not in I(files) are removed (after every entry is applied): the
+            that match it and are not in I(files) are removed (after every entry is applied); the
             directory is the role's, and what it no longer ships goes.
         type: str
       force:
         description:
           - With C(false), an existing file keeps its content (only its mode, owner and group are
-            brought to what is asked): for a secret generated once, such as a password.
+            brought to what is asked), for a secret generated once, such as a password.
         type: bool
         default: true
 attributes:
   check_mode:
     support: full
+    description: Reports what would change and writes, validates and removes nothing.
   diff_mode:
     support: full
+    description: Shows each changed file's content, and the mode, owner or state of each other changed path.
 notes:
   - A path that is a link is followed for C(state=file); C(state=absent) removes the link itself.
 """
