@@ -133,7 +133,15 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.unit)
         elif "testbed" in getattr(item, "fixturenames", ()) or (ROOT / "tests" / "integration") in path.parents:
             item.add_marker(pytest.mark.testbed)
-    # Files that take minutes (marked slow) go first: with one worker per core, a
-    # long file handed out last would keep one core busy alone at the end.
-    slow_files = {str(item.fspath) for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: str(item.fspath) not in slow_files)
+    # Files that take minutes (marked slow) go first, the longest first: with one
+    # worker per core, a long file handed out last would keep one core busy alone
+    # at the end. (--no-loadscope-reorder in addopts keeps this order: xdist would
+    # hand out the files with the most tests first.) The sort is stable, so each
+    # file's tests stay together and in their order.
+    items.sort(key=_slow_first)
+
+
+def _slow_first(item):
+    """Sort key: slow files by their mark's seconds (about what the file takes), longest first."""
+    mark = item.get_closest_marker("slow")
+    return -int(mark.kwargs.get("seconds", 60)) if mark else 0

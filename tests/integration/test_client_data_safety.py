@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from client_playbook import run_playbook, snapshot, temp_users, write_inventory  # noqa: E402
 
-pytestmark = pytest.mark.slow  # minutes: the conftest starts these first
+pytestmark = pytest.mark.slow(seconds=120)  # the conftest starts the longest first
 
 BEGIN = "# >>> claude_code.observability (managed by Ansible) >>>"
 END = "# <<< claude_code.observability <<<"

@@ -155,7 +155,7 @@ class Sender:
         return threads
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=150)
 def test_sigkill_under_load_loses_nothing_and_counts_nothing_twice(path):
     prom, collector = path
     col = collector()
@@ -176,7 +176,7 @@ def test_sigkill_under_load_loses_nothing_and_counts_nothing_twice(path):
     assert prom.scalar("sum(count_over_time(claude_code_cost_usage_USD[1h]))") == 600
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=150)
 def test_prometheus_down_60s_under_load_loses_nothing(path):
     prom, collector = path
     col = collector()
@@ -194,7 +194,7 @@ def test_prometheus_down_60s_under_load_loses_nothing(path):
     assert prom.scalar("sum(count_over_time(claude_code_cost_usage_USD[1h]))") == 600
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=150)
 def test_queue_on_disk_survives_a_kill_while_prometheus_is_down(path):
     prom, collector = path
     col = collector()

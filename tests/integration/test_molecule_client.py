@@ -8,6 +8,10 @@ import sys
 import uuid
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow(seconds=95)  # the conftest starts the longest first
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -22,7 +22,7 @@ import pytest
 import yaml
 from helpers import playbook, procs
 
-pytestmark = pytest.mark.slow  # minutes: the conftest starts these first
+pytestmark = pytest.mark.slow(seconds=350)  # the conftest starts the longest first
 
 CLUSTER_PLAY = "tests/integration/playbooks/opensearch_cluster.yml"
 ROLE_PLAY = "tests/integration/playbooks/opensearch_role.yml"

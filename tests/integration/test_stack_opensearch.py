@@ -11,6 +11,8 @@ import uuid
 import pytest
 from helpers import deploy, load, otlp, playbook, privacy, procs
 
+pytestmark = pytest.mark.slow(seconds=120)  # the conftest starts the longest first
+
 
 @pytest.fixture(scope="module")
 def stack(testbed, tmp_path_factory):

@@ -14,6 +14,7 @@ sys.path.insert(0, str(ROOT / "collections"))
 
 from ansible.errors import AnsibleFilterError  # noqa: E402
 from ansible_collections.claude_code.observability.plugins.filter import otel_env  # noqa: E402
+from ansible_collections.claude_code.observability.plugins.module_utils import shell_profile  # noqa: E402
 
 
 def test_plain_values_are_left_readable():
@@ -108,7 +109,7 @@ def test_profile_block_keeps_lines_added_after_it():
 
 def test_profile_block_created_file_goes_away():
     created = otel_env.profile_block(None, BLOCK)
-    assert otel_env.CREATED_LINE in created
+    assert shell_profile.CREATED_LINE in created
     assert otel_env.profile_block(otel_env.profile_block(created, "export B=1\n"), BLOCK, "absent") is None
     # ...unless the user put something of their own in it since.
     assert otel_env.profile_block(created + "mine\n", BLOCK, "absent") == "mine\n"
@@ -157,11 +158,11 @@ def test_stray_or_duplicated_markers_are_refused(text, words):
 
 def test_created_directories_are_recorded_in_the_block_and_only_they_go():
     plan = otel_env.profile_plan(None, BLOCK, "present", "/h/.config/fish/config.fish", [".config/fish"])
-    assert otel_env.DIRS_PREFIX + ".config/fish\n" in plan["text"]
+    assert shell_profile.DIRS_PREFIX + ".config/fish\n" in plan["text"]
     gone = otel_env.profile_plan(plan["text"], BLOCK, "absent")
     assert gone["text"] is None and gone["remove_dirs"] == [".config/fish"]
     again = otel_env.profile_plan(plan["text"], "export A=2\n", "present")
-    assert otel_env.DIRS_PREFIX + ".config/fish\n" in again["text"]
+    assert shell_profile.DIRS_PREFIX + ".config/fish\n" in again["text"]
     # An existing file was not created by the block: nothing to remove but the block.
     kept = otel_env.profile_plan(otel_env.profile_plan("mine\n", BLOCK)["text"], BLOCK, "absent")
     assert kept == {"text": "mine\n", "error": None, "remove_dirs": []}
@@ -230,3 +231,17 @@ def test_client_problems_accept_good_settings():
         == []
     )
     assert otel_env.client_problems({"client_shells": "auto"}) == []
+
+
+def test_profile_spec_gives_the_profile_the_block_and_whether_to_create_it():
+    files = {"bash": ".bashrc", "fish": ".config/fish/config.fish"}
+    spec = otel_env.profile_spec("fish", files, {"A": "1 2"}, ["bash"])
+    assert spec == {
+        "path": ".config/fish/config.fish",
+        "body": otel_env.profile_env_block({"A": "1 2"}, "fish"),
+        "create": False,
+    }
+    assert "set -gx A '1 2'" in spec["body"]
+    assert otel_env.profile_spec("bash", files, {}, ["bash"])["create"] is True
+    with pytest.raises(AnsibleFilterError, match="client_shell_profile_files"):
+        otel_env.profile_spec("zsh", files, {})
