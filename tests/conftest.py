@@ -106,7 +106,7 @@ def opensearch(testbed):
         "env",
         f"OPENSEARCH_JAVA_HOME={testbed['OPENSEARCH_JAVA_HOME']}",
         f"OPENSEARCH_PATH_CONF={conf}",
-        "OPENSEARCH_JAVA_OPTS=-Xms512m -Xmx512m",
+        "OPENSEARCH_JAVA_OPTS=-Xms512m -Xmx512m -XX:TieredStopAtLevel=1",
         str(Path(testbed["OPENSEARCH_HOME"]) / "bin" / "opensearch"),
         "-Ediscovery.type=single-node",
         f"-Ehttp.port={port}",

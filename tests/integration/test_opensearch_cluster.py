@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import playbook, procs
+from helpers import deploy, playbook, procs
 
 pytestmark = pytest.mark.slow(seconds=350)  # the conftest starts the longest first
 
@@ -82,6 +82,7 @@ def cluster(testbed):
                         "opensearch_image": testbed["OPENSEARCH_IMAGE"],
                         "opensearch_pull": "never",
                         "opensearch_heap_size": "256m",
+                        "opensearch_java_opts": deploy.JAVA_OPTS,
                         "opensearch_memory_limit_mib": 1024,
                         "opensearch_wait_timeout": 240,
                     },

@@ -70,8 +70,14 @@ def test_lan_address_enables_security_with_a_persistent_password(tmp_path):
 def test_compose_service_becomes_healthy_with_the_test_bed_build(tmp_path, testbed):
     """The rendered service (image swapped for the test bed's build) starts and passes its own healthcheck."""
     port = procs.free_port()
-    facts, _out, _recap = render(tmp_path, opensearch_port=port, opensearch_heap_size="512m")
+    facts, _out, _recap = render(
+        tmp_path, opensearch_port=port, opensearch_heap_size="512m", opensearch_java_opts="-XX:TieredStopAtLevel=1"
+    )
     compose = {"name": f"cco-os-{os.getpid()}", **facts["compose"]}
+    # The extra JVM options follow the heap, where the node's start script reads them.
+    assert facts["compose"]["services"]["opensearch"]["environment"]["OPENSEARCH_JAVA_OPTS"] == (
+        "-Xms512m -Xmx512m -XX:TieredStopAtLevel=1"
+    )
     compose["services"]["opensearch"]["image"] = testbed["OPENSEARCH_IMAGE"]
     (tmp_path / "compose.yaml").write_text(yaml.safe_dump(compose))
     base = ["docker", "compose", "-f", str(tmp_path / "compose.yaml")]

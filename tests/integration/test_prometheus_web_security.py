@@ -136,7 +136,10 @@ def test_a_second_run_changes_nothing_and_status_logs_in(secured):
     assert recap["localhost"]["changed"] == 0, recap
     before = (_dir(secured) / "prometheus" / "web.yml").read_text()
     proc, _recap = playbook.run("playbooks/status.yml", deploy.ansible_vars(secured))
-    assert "Prometheus" in proc.stdout and "401" not in proc.stdout, proc.stdout[-3000:]
+    # Logged in: the query answered (a refused login reads "NOT answering (... 401 ...)"; a bare "401"
+    # would also match a port number).
+    assert "last Claude Code data in Prometheus:" in proc.stdout, proc.stdout[-3000:]
+    assert "NOT answering" not in proc.stdout, proc.stdout[-3000:]
     assert (_dir(secured) / "prometheus" / "web.yml").read_text() == before
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import multihost, otlp, playbook, procs
+from helpers import deploy, multihost, otlp, playbook, procs
 
 pytestmark = pytest.mark.slow(seconds=250)  # the conftest starts the longest first
 
@@ -45,6 +45,7 @@ def split(testbed, tmp_path_factory):
         # Plain HTTP on the bridge's private address: the test bed's OpenSearch has no security plugin.
         "opensearch_allow_insecure_http": True,
         "opensearch_heap_size": "512m",
+        "opensearch_java_opts": deploy.JAVA_OPTS,
         "prometheus_web_security": True,
     }
     ingest = {
