@@ -19,7 +19,6 @@ __metaclass__ = type
 import base64
 import copy
 import re
-from collections import OrderedDict
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common._collections_compat import Mapping, Sequence
@@ -81,7 +80,7 @@ def stack_context(placement, name, catalog, options, published=None):
     options: project_dir, project_name, bind_address, shared_bind,
     otlp_bind_address, wait_timeout, project_dirs (host -> its stack_project_dir).
     """
-    by_name = OrderedDict((record["name"], record) for record in catalog)
+    by_name = {record["name"]: record for record in catalog}
     if name not in by_name:
         raise AnsibleFilterError("stack_context: %s is not a component of this flavour" % name)
     here = placement[name]
@@ -129,7 +128,7 @@ def stack_context(placement, name, catalog, options, published=None):
         "scrape_bind_address": options["shared_bind"] if scraped_elsewhere else "",
         "otlp_bind_address": options.get("otlp_bind_address", options["bind_address"]),
         "wait_timeout": options.get("wait_timeout", 300),
-        "peers": OrderedDict((other, peer(other)) for other in by_name),
+        "peers": {other: peer(other) for other in by_name},
         # Merged from those: the collector's exporters, pipelines, processors
         # and environment, and Grafana's data sources.
         "otel": before["otel"],
@@ -169,7 +168,7 @@ def stack_context_logins(context, reads):
     """
     context = _mapping(context, "stack_context_logins: the component context")
     out = dict(context)
-    peers = OrderedDict((name, dict(spot)) for name, spot in (context.get("peers") or {}).items())
+    peers = {name: dict(spot) for name, spot in (context.get("peers") or {}).items()}
     for read in _list(reads, "stack_context_logins: the reads"):
         item = read.get("item") or {}
         if item.get("peer") not in peers:
@@ -215,18 +214,18 @@ def stack_published(published, catalog):
     merged = {
         "compose_parts": [],
         "otel": {
-            "exporters": OrderedDict(),
+            "exporters": {},
             "logs_exporters": [],
             "traces_exporters": [],
-            "logs_processors": OrderedDict(),
+            "logs_processors": {},
             "env": {},
         },
         "datasources": [],
-        "endpoints": OrderedDict(),
+        "endpoints": {},
         "health": [],
         "bootstrap": [],
         "summary": [],
-        "probes": OrderedDict(),
+        "probes": {},
     }
     owner = {}
     for record in catalog:

@@ -9,7 +9,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from collections import OrderedDict
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_text
@@ -92,7 +91,7 @@ def _catalog(components):
         raise AnsibleFilterError(
             "stack_placement: unknown component(s) %s; known: %s" % (", ".join(unknown), ", ".join(catalog))
         )
-    return OrderedDict((name, catalog[name]) for name in components)
+    return {name: catalog[name] for name in components}
 
 
 def _login(hostvars, host, record):
@@ -124,7 +123,7 @@ def stack_placement(hostvars, servers, here=None, components=None):
     known = load_catalog() if components is not None else catalog
     servers = [to_text(h) for h in (servers or [])]
     here = to_text(here) if here else ""
-    runs = OrderedDict((h, _components(hostvars, h, known) & set(catalog)) for h in servers)
+    runs = {h: _components(hostvars, h, known) & set(catalog) for h in servers}
     if here and here not in runs:
         # A host outside the group runs what it lists for itself.
         runs[here] = _components(hostvars, here, known) & set(catalog)
@@ -180,8 +179,8 @@ def stack_placement(hostvars, servers, here=None, components=None):
     for name, record in catalog.items():
         if record.get("scrapes") and here and name in runs.get(here, ()):
             for other, spec in ((n, r["scrape"]) for n, r in catalog.items() if r.get("scrape")):
-                for h in runs:
-                    if other in runs[h] and user(h, name) == here:
+                for h, there in runs.items():
+                    if other in there and user(h, name) == here:
                         where = catalog[other]["service"] if h == here else _address(hostvars, h)
                         scrapes.append(
                             {"host": h, "component": other, "target": "%s:%d" % (where, _port(hostvars, h, spec))}

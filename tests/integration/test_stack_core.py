@@ -54,6 +54,7 @@ def stack(testbed, tmp_path_factory):
     extra["_converge_seconds"] = time.monotonic() - t0
     extra["_first_recap"] = recap
     extra["_first_stdout"] = proc.stdout
+    extra["_first_stderr"] = proc.stderr
     yield extra
     _down(name, extra["stack_project_dir"])
 
@@ -65,8 +66,11 @@ def _prom(stack):
 def test_converge_reports_urls_and_second_run_changes_nothing(stack):
     assert stack["_first_recap"]["localhost"]["changed"] > 0
     assert f"127.0.0.1:{stack['prometheus_port']}" in stack["_first_stdout"]
-    _proc, recap = playbook.run("site.yml", stack)
+    # A converge that works says nothing a user would have to look into.
+    assert "[WARNING]" not in stack["_first_stderr"], stack["_first_stderr"]
+    proc, recap = playbook.run("site.yml", stack)
     assert recap["localhost"]["changed"] == 0, recap
+    assert "[WARNING]" not in proc.stderr, proc.stderr
     _proc, recap = playbook.run("site.yml", stack, "--check", "--diff")
     assert recap["localhost"]["changed"] == 0, recap
 

@@ -1,0 +1,174 @@
+"""The test venv's compiled-code cache for zip imports (tests/testbed/pycode_cache.py): the code that
+runs is what compiling the source gives, named after the archive it came from; a changed source or a
+damaged cache entry is compiled again."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import traceback
+import zipfile
+import zipimport
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def cache(monkeypatch, tmp_path):
+    """The cache module loaded on its own (not patched in), writing under tmp_path, with its compiles counted."""
+    monkeypatch.setenv("CCO_PYCODE_CACHE", "0")
+    spec = importlib.util.spec_from_file_location("pycode_cache_under_test", ROOT / "tests/testbed/pycode_cache.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    compiled = []
+
+    def counting(pathname, source):
+        compiled.append(pathname)
+        return compile(source.replace(b"\r\n", b"\n"), pathname, "exec", dont_inherit=True)
+
+    monkeypatch.setattr(module, "_compile_source", counting)
+    monkeypatch.setattr(module, "_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(zipimport, "_compile_source", module._cached_compile_source)
+    module.compiled = compiled
+    return module
+
+
+def _archive(path: Path, source: str) -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("zmod.py", source)
+    return path
+
+
+def _load(archive: Path):
+    spec = zipimport.zipimporter(str(archive)).find_spec("zmod")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+SOURCE = "def where():\n    def inner():\n        raise RuntimeError('from the zip')\n    inner()\n\nVALUE = 41 + 1\n"
+
+
+def test_a_second_archive_with_the_same_source_is_not_compiled_again(cache, tmp_path):
+    first = _load(_archive(tmp_path / "a.zip", SOURCE))
+    second = _load(_archive(tmp_path / "b.zip", SOURCE))
+    assert first.VALUE == second.VALUE == 42
+    assert cache.compiled == [str(tmp_path / "a.zip" / "zmod.py")]
+    # The cached code is named after the archive it was imported from, nested functions too.
+    with pytest.raises(RuntimeError) as raised:
+        second.where()
+    files = [frame.filename for frame in traceback.extract_tb(raised.value.__traceback__)][-2:]
+    assert files == [str(tmp_path / "b.zip" / "zmod.py")] * 2
+
+
+def test_a_changed_source_is_compiled_again(cache, tmp_path):
+    assert _load(_archive(tmp_path / "a.zip", SOURCE)).VALUE == 42
+    changed = _load(_archive(tmp_path / "b.zip", SOURCE.replace("41 + 1", "41 + 2")))
+    assert changed.VALUE == 43
+    assert len(cache.compiled) == 2
+
+
+def test_a_damaged_entry_is_compiled_again_and_replaced(cache, tmp_path):
+    _load(_archive(tmp_path / "a.zip", SOURCE))
+    (entry,) = Path(cache._DIR).iterdir()
+    entry.write_bytes(entry.read_bytes()[:10])
+    assert _load(_archive(tmp_path / "b.zip", SOURCE)).VALUE == 42
+    assert _load(_archive(tmp_path / "c.zip", SOURCE)).VALUE == 42
+    assert len(cache.compiled) == 2
+    assert [p.name for p in Path(cache._DIR).iterdir()] == [entry.name]
+
+
+def test_an_unwritable_cache_still_imports(cache, tmp_path, monkeypatch):
+    (tmp_path / "file").write_text("")
+    monkeypatch.setattr(cache, "_DIR", str(tmp_path / "file" / "cache"))
+    assert _load(_archive(tmp_path / "a.zip", SOURCE)).VALUE == 42
+    assert _load(_archive(tmp_path / "b.zip", SOURCE)).VALUE == 42
+    # Nothing could be kept: each import compiles its source (zipimport asks twice, for the
+    # module's file name and for its code), and nothing was left half-written.
+    assert {Path(p).parent.name for p in cache.compiled} == {"a.zip", "b.zip"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.zip", "b.zip", "file"]
+
+
+BUILD = r"""
+import base64, collections, hashlib, io, json, os, shutil, sys, zipfile
+import importlib.util
+spec = importlib.util.spec_from_file_location("pycode_cache_under_test", sys.argv[1])
+pc = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(pc)
+from ansible import constants as C
+from ansible.executor import module_common as mc
+from ansible.plugins.loader import init_plugin_loader, module_loader
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import Templar
+init_plugin_loader([sys.argv[3]])
+calls = collections.Counter()
+parse = mc._compile_module_ast
+def counting(module_name, source_code):
+    calls[module_name] += 1
+    return parse(module_name, source_code)
+mc._compile_module_ast = counting
+if sys.argv[2] != "-":
+    pc._DIR = sys.argv[2]
+    pc._patch_module_builder(mc)
+out = {}
+for name in sys.argv[4:]:
+    builds = []
+    for _ in range(2):
+        calls.clear()
+        shutil.rmtree(os.path.join(C.DEFAULT_LOCAL_TMP, "ansiballz_cache"), ignore_errors=True)
+        path = module_loader.find_plugin_with_context(name).plugin_resolved_path
+        mc.modify_module(module_name=name, module_path=path, module_args={}, templar=Templar(loader=DataLoader()),
+                         task_vars={"ansible_python_interpreter": sys.executable})
+        where = os.path.join(C.DEFAULT_LOCAL_TMP, "ansiballz_cache")
+        (cached,) = [n for n in os.listdir(where) if not n.endswith(".lock")]
+        zip_data = base64.b64decode(mc._CachedModule.load(os.path.join(where, cached)).zip_data)
+        with zipfile.ZipFile(io.BytesIO(zip_data)) as zf:
+            entries = {n: hashlib.sha256(zf.read(n)).hexdigest() for n in zf.namelist()}
+        builds.append({"entries": entries, "parsed": sum(calls.values())})
+    out[name] = builds
+print(json.dumps(out))
+"""
+
+MODULES = ("ansible.builtin.stat", "claude_code.observability.project_files", "community.docker.docker_compose_v2")
+
+
+def _builds(cache_dir: str) -> dict:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            BUILD,
+            str(ROOT / "tests/testbed/pycode_cache.py"),
+            cache_dir,
+            str(ROOT / "collections"),
+            *MODULES,
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CCO_PYCODE_CACHE": "0"},  # an installed copy stays out of the way
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.splitlines()[-1])
+
+
+def test_module_zips_are_the_same_with_the_builders_cache(tmp_path):
+    """The zip Ansible builds for a module holds the same files with the cache as without it, cold
+    and warm; warm (a later run), the builder parses no source."""
+    plain = _builds("-")
+    cold = _builds(str(tmp_path / "cache"))
+    warm = _builds(str(tmp_path / "cache"))
+    for name in MODULES:
+        reference = plain[name][0]["entries"]
+        assert len(reference) > 20 and any(n.endswith("module_utils/basic.py") for n in reference), name
+        assert plain[name][0]["parsed"] > 20, name
+        assert [b["entries"] for b in cold[name] + warm[name]] == [reference] * 4, name
+        # Cold, a module parses what the modules built before it did not (the first one, everything).
+        assert 0 < cold[name][0]["parsed"] <= plain[name][0]["parsed"] and warm[name][0]["parsed"] == 0, name
+    assert cold[MODULES[0]][0]["parsed"] == plain[MODULES[0]][0]["parsed"]
