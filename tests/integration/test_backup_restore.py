@@ -158,6 +158,22 @@ def test_metrics_stack_comes_back_from_its_archive(testbed, tmp_path):
         playbook.run("playbooks/teardown.yml", {**old, "teardown_delete_data": True})
         assert backup.project_state(old["stack_project_name"]) == ("", "")
 
+        # No containers or volumes yet, but a secret file that is not the archive's: refused, naming it.
+        stray = new_dir / "otel-collector/secrets/bearer_token"
+        stray.parent.mkdir(parents=True)
+        stray.write_text("someone-else\n")
+        proc, _recap = playbook.run("playbooks/restore.yml", {**new, "restore_archive": str(archive)}, check=False)
+        assert proc.returncode != 0 and "already exists" in proc.stdout, proc.stdout[-2000:]
+        said = json.loads(proc.stdout[proc.stdout.rindex("fatal: [") :].splitlines()[0].split("=> ", 1)[1])["msg"]
+        assert f"secret files other than the archive's under {new_dir}: otel-collector/secrets/bearer_token." in said
+        assert "container(s)" not in said and "data volumes" not in said, said
+        assert stray.read_text() == "someone-else\n" and sorted(p.name for p in new_dir.rglob("*")) == [
+            "bearer_token",
+            "otel-collector",
+            "secrets",
+        ]
+        shutil.rmtree(new_dir)
+
         # Check mode of the restore changes nothing either.
         proc, recap = playbook.run("playbooks/restore.yml", {**new, "restore_archive": str(archive)}, "--check")
         assert "Would restore" in proc.stdout and recap["localhost"]["changed"] == 0
@@ -180,11 +196,9 @@ def test_metrics_stack_comes_back_from_its_archive(testbed, tmp_path):
         # Clients keep their CA and token: the restored collector takes their sends.
         backup.send_tls(new, old_dir / "otel-collector/pki/ca.crt", otlp.session_payloads("tool-session"))
 
-        # The restored stack is not replaced by a second restore, unless forced: then it holds the archive's
-        # data again (without what was sent since). This time the archive comes from the controller, named
-        # relative to where ansible-playbook runs.
-        proc, _recap = playbook.run("playbooks/restore.yml", {**new, "restore_archive": str(archive)}, check=False)
-        assert proc.returncode != 0 and "already exists" in proc.stdout
+        # A forced restore replaces the restored stack: it holds the archive's data again (without what was
+        # sent since). This time the archive comes from the controller, named relative to where
+        # ansible-playbook runs.
         upload = tmp_path / "upload"
         started = time.monotonic()
         playbook.run(

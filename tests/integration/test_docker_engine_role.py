@@ -15,6 +15,8 @@ def test_missing_engine_names_what_to_install():
     assert "Docker Engine does not answer" in proc.stdout
     assert "apt-get install docker.io" in proc.stdout
     assert "docker_engine_install=true" in proc.stdout
+    # The play gathered no facts: the role read the OS (Debian here, so no "Debian/Ubuntu only").
+    assert "Gather the minimal facts" in proc.stdout and "(Debian/Ubuntu only)" not in proc.stdout
 
 
 def test_max_map_count_too_low_is_a_clear_failure():
