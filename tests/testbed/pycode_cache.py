@@ -84,6 +84,10 @@ def _patch_module_builder(module_common) -> None:
     """Keep what ModuleDepFinder finds in a source (the imports the zip needs), keyed by the source.
     The class stays the class (its __init__ names it); only what __init__ is given changes."""
     finder_init, compile_ast = module_common.ModuleDepFinder.__init__, module_common._compile_module_ast
+    # What the finder finds depends on its own code too: another ansible-core in the same venv
+    # (an upgrade in place) must not read what this one wrote.
+    with open(module_common.__file__, "rb") as f:
+        finder = hashlib.sha256(f.read()).hexdigest()
 
     def lazy_compile_ast(module_name, source_code):
         return _Source(compile_ast, module_name, source_code)
@@ -91,7 +95,7 @@ def _patch_module_builder(module_common) -> None:
     def init(self, module_fqn, tree, is_pkg_init=False, *args, **kwargs):
         if not isinstance(tree, _Source):
             return finder_init(self, module_fqn, tree, is_pkg_init, *args, **kwargs)
-        key = hashlib.sha256(f"{module_fqn}\0{is_pkg_init}\0{tree.digest}".encode()).hexdigest()
+        key = hashlib.sha256(f"{finder}\0{module_fqn}\0{is_pkg_init}\0{tree.digest}".encode()).hexdigest()
         path = os.path.join(_DIR, f"deps-{key}")
         try:
             with open(path, "rb") as f:

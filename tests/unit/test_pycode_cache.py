@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import traceback
+import types
 import zipfile
 import zipimport
 from pathlib import Path
@@ -172,3 +173,31 @@ def test_module_zips_are_the_same_with_the_builders_cache(tmp_path):
         # Cold, a module parses what the modules built before it did not (the first one, everything).
         assert 0 < cold[name][0]["parsed"] <= plain[name][0]["parsed"] and warm[name][0]["parsed"] == 0, name
     assert cold[MODULES[0]][0]["parsed"] == plain[MODULES[0]][0]["parsed"]
+
+
+def _fake_builder(tmp_path: Path, finder_source: str):
+    """A module builder whose finder records what it parses; its own source is finder_source."""
+    path = tmp_path / f"module_common_{abs(hash(finder_source))}.py"
+    path.write_text(finder_source)
+    builder = types.ModuleType("fake_module_common")
+    builder.__file__ = str(path)
+    builder.parsed = []
+
+    class ModuleDepFinder:
+        def __init__(self, module_fqn, tree, is_pkg_init=False):
+            builder.parsed.append(module_fqn)
+            self.module_fqn, self.submodules, self.optional_imports = module_fqn, {("a", "b")}, set()
+
+    builder.ModuleDepFinder = ModuleDepFinder
+    builder._compile_module_ast = lambda name, source: ("tree", name, source)
+    return builder
+
+
+def test_another_module_builder_does_not_read_what_this_one_found(cache, tmp_path):
+    """The imports found in a source are kept per builder: a different ansible-core source misses."""
+    first, same, other = (_fake_builder(tmp_path, s) for s in ("# core A\n", "# core A\n", "# core B\n"))
+    for builder in (first, same, other):
+        cache._patch_module_builder(builder)
+        found = builder.ModuleDepFinder("m.utils", builder._compile_module_ast("m.utils", b"import a.b\n"))
+        assert found.submodules == {("a", "b")}
+    assert (first.parsed, same.parsed, other.parsed) == (["m.utils"], [], ["m.utils"])
