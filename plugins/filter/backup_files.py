@@ -82,7 +82,7 @@ def backup_copies(secrets, src, dest, restore=False):
         parent = posixpath.dirname(path)
         if parent != dest and parent not in dirs:
             dirs.append(parent)
-        entry = {"path": path, "src": posixpath.join(src, source), "mode": "0600"}
+        entry = {"path": path, "src": posixpath.join(src, source), "mode": "0600", "secret": True}
         if restore:
             entry.update(mode="%s" % secret["mode"], owner="%s" % secret["uid"], group="%s" % secret["gid"])
         files.append(entry)

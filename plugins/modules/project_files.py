@@ -23,7 +23,9 @@ description:
   - Entries before a failing one have been applied; the error names the path and the reason.
   - In check mode nothing is written and nothing is validated; the result and the diff say what
     would change.
-  - For secrets, use C(no_log) on the task; contents never show in the result, only checksums.
+  - Contents never show in the result, only checksums. An entry with I(secret) keeps its content
+    out of the diff and out of everything the module returns, so the task needs no C(no_log) and a
+    failure still says what went wrong.
 author:
   - claude_code.observability maintainers (@claude-code-observability)
 options:
@@ -86,6 +88,12 @@ options:
             brought to what is asked), for a secret generated once, such as a password.
         type: bool
         default: true
+      secret:
+        description:
+          - The content is a secret (a key, a token, a password). The diff says that it changes but
+            not what it holds, and I(content) is masked wherever the module's output would show it.
+        type: bool
+        default: false
 attributes:
   check_mode:
     support: full
@@ -116,7 +124,7 @@ EXAMPLES = r"""
         owner: "10001"
         group: "10001"
         mode: "0600"
-  no_log: true
+        secret: true
 """
 
 RETURN = r"""
@@ -220,6 +228,7 @@ class Entry:
         self.gid = resolve_id(spec.get("group"), "group")
         self.validate = spec.get("validate")
         self.force = spec.get("force", True) is not False
+        self.secret = bool(spec.get("secret"))
         self.prune = spec.get("prune") if self.state == "directory" else None
         self.data = None
         if self.state == "file":
@@ -229,6 +238,8 @@ class Entry:
                 raise FileError("%s: validate must contain %%s (the file to check)" % where)
             if spec.get("content") is not None:
                 self.data = to_bytes(spec["content"], errors="surrogate_or_strict")
+                if self.secret and spec["content"]:
+                    module.no_log_values.add(spec["content"])
             else:
                 self.src = spec["src"]
         self.result = {"path": self.path, "state": self.state, "changed": False, "exists": False, "checksum": ""}
@@ -332,8 +343,8 @@ class Entry:
         self.diff = {
             "before_header": self.path if exists else "%s (absent)" % self.path,
             "after_header": self.path,
-            "before": to_text(before, errors="surrogate_or_replace"),
-            "after": to_text(data or b"", errors="surrogate_or_replace"),
+            "before": self._shown(before) if exists else "",
+            "after": self._shown(data or b""),
         }
         if self.module.check_mode or data is None:
             return
@@ -344,6 +355,11 @@ class Entry:
         gid = self.gid if self.gid != -1 or not st else st.st_gid
         atomic_write(real, data, uid, gid, mode, check=self._check if self.validate else None)
         self.result["exists"] = True
+
+    def _shown(self, data):
+        if self.secret:
+            return "(secret, %d bytes, not shown)\n" % len(data)
+        return to_text(data, errors="surrogate_or_replace")
 
     def _check(self, tmp):
         rc, out, err = self.module.run_command(self.validate % tmp)
@@ -380,6 +396,7 @@ def main():
                     validate=dict(type="str"),
                     prune=dict(type="str"),
                     force=dict(type="bool", default=True),
+                    secret=dict(type="bool", default=False),
                 ),
             ),
         ),

@@ -206,3 +206,39 @@ def test_prune_removes_what_the_role_no_longer_ships_and_nothing_else(tmp_path):
     assert [r["path"] for r in res["files"] if r["changed"]] == [str(d / "kept.json"), str(d / "old.json")]
     assert sorted(p.name for p in d.iterdir()) == ["kept.json", "notes.txt", "sub.json"]
     assert run(files)["changed"] is False
+
+
+def test_a_secret_changes_in_the_diff_without_its_content(tmp_path):
+    """A secret entry (content or src) says in the diff that it changes, never what it holds; its
+    content shows nowhere in what the module prints, and a failure after it still tells its reason."""
+    token, copied = "s3cr3t-token-value-9f2c", "copied-private-key-0b7e"
+    (tmp_path / "key.src").write_text(copied)
+    (tmp_path / "token").write_text("old-token-value-1234")
+    files = [
+        {"path": str(tmp_path / "token"), "content": token, "mode": "0600", "secret": True},
+        {"path": str(tmp_path / "server.key"), "src": str(tmp_path / "key.src"), "mode": "0600", "secret": True},
+        {"path": str(tmp_path / "config.yaml"), "content": "a: 1\n"},
+    ]
+    res = run(files, diff=True)
+    assert res["rc"] == 0 and [f["changed"] for f in res["files"]] == [True, True, True], res
+    assert (tmp_path / "token").read_text() == token and (tmp_path / "server.key").read_text() == copied
+    assert [(d["before"], d["after"]) for d in res["diff"]] == [
+        ("(secret, 20 bytes, not shown)\n", "(secret, 23 bytes, not shown)\n"),
+        ("", "(secret, 23 bytes, not shown)\n"),
+        ("", "a: 1\n"),  # other entries show their content as before
+    ]
+    for text in (token, copied, "old-token-value-1234"):
+        assert text not in res["_raw"]
+    # A later entry that cannot be written fails with its own words, the secret still masked.
+    failing = files[:1] + [{"path": str(tmp_path / "missing" / "x"), "content": "x"}]
+    (tmp_path / "token").write_text("old-token-value-1234")
+    res = run(failing, diff=True)
+    assert res["rc"] == 1 and "its directory does not exist" in res["msg"], res
+    assert token not in res["_raw"] and "old-token-value-1234" not in res["_raw"]
+
+
+def test_without_secret_the_diff_shows_the_content(tmp_path):
+    """The masking is the option's doing: the same entry without it shows both contents."""
+    (tmp_path / "token").write_text("old-token-value-1234")
+    res = run([{"path": str(tmp_path / "token"), "content": "s3cr3t-token-value-9f2c"}], diff=True)
+    assert [(d["before"], d["after"]) for d in res["diff"]] == [("old-token-value-1234", "s3cr3t-token-value-9f2c")]

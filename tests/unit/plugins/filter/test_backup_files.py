@@ -55,7 +55,7 @@ def test_a_backup_copies_into_the_archive_private():
     assert bf.backup_copies(secrets, BASE, "/var/backups/.stage") == [
         {"path": "/var/backups/.stage/files/otel-collector/pki", "state": "directory", "mode": "0700"},
         {"path": "/var/backups/.stage/files/otel-collector/pki/ca.key", "src": f"{BASE}/otel-collector/pki/ca.key",
-         "mode": "0600"},
+         "mode": "0600", "secret": True},
     ]  # fmt: skip
 
 
@@ -79,6 +79,7 @@ def test_a_restore_puts_each_file_back_with_its_mode_and_owner():
         "mode": "0640",
         "owner": "472",
         "group": "0",
+        "secret": True,
     }
     assert [e["path"] for e in entries[3:]] == [
         "/srv/new/otel-collector/pki/ca.key",
