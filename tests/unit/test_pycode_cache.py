@@ -201,3 +201,23 @@ def test_another_module_builder_does_not_read_what_this_one_found(cache, tmp_pat
         found = builder.ModuleDepFinder("m.utils", builder._compile_module_ast("m.utils", b"import a.b\n"))
         assert found.submodules == {("a", "b")}
     assert (first.parsed, same.parsed, other.parsed) == (["m.utils"], [], ["m.utils"])
+
+
+def test_loading_the_cache_imports_nothing_a_module_would_not(tmp_path):
+    """Every Python process of the test venv loads the cache: it may only bring what Ansible's modules
+    import anyway, or each of the suite's thousands of module runs pays for it."""
+    probe = (
+        "import sys; before = set(sys.modules); import importlib.util as u; "
+        "s = u.spec_from_file_location('cache', sys.argv[1]); m = u.module_from_spec(s); s.loader.exec_module(m); "
+        "print(' '.join(sorted(set(sys.modules) - before)))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-S", "-c", probe, str(ROOT / "tests/testbed/pycode_cache.py")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CCO_PYCODE_CACHE": "1", "CCO_PYCODE_CACHE_DIR": str(tmp_path)},
+        check=True,
+    )
+    added = set(proc.stdout.split())
+    assert "json" in added  # the probe sees what the cache imports
+    assert not {m for m in added if m.startswith(("importlib.abc", "importlib.resources"))}, sorted(added)
