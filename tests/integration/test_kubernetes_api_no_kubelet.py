@@ -26,11 +26,27 @@ OWNER = f"app.kubernetes.io/instance={NAME},app.kubernetes.io/managed-by=claude_
 TOKEN = "tok-k8s-6d1f0c9e"
 
 
-@pytest.fixture(scope="module")
-def kube(testbed):
+KUBE_SH = ROOT / "tests" / "testbed" / "kube.sh"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def api_servers(testbed):
+    """etcd and both API servers run for this file only: started here unless they already run, and
+    stopped at its end if this started them."""
     for key in ("KUBE_KUBECONFIG", "KUBE_BARE_KUBECONFIG"):
         if key not in testbed:
-            pytest.fail(f"{key} missing from the test bed env: run tests/testbed/kube.sh up")
+            pytest.fail(f"{key} missing from the test bed env: run tests/testbed/testbed.sh up")
+    started = subprocess.run([KUBE_SH, "running"], check=False).returncode != 0
+    if started:
+        up = subprocess.run([KUBE_SH, "up"], capture_output=True, text=True, check=False)
+        assert up.returncode == 0, f"tests/testbed/kube.sh up failed:\n{up.stderr[-3000:]}"
+    yield
+    if started:
+        subprocess.run([KUBE_SH, "down"], check=True)
+
+
+@pytest.fixture(scope="module")
+def kube(testbed):
     return kubehelp.Kube(testbed["KUBE_KUBECONFIG"])
 
 

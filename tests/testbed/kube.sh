@@ -4,10 +4,16 @@
 # prometheus-operator module on the Go module proxy. No kubelet, scheduler or
 # controller manager runs: objects are validated and stored, no pod ever runs.
 #
-#   tests/testbed/kube.sh up      build (cached) and start what is missing, install the CRDs,
-#                                 append the KUBE_* keys to the test bed env file
-#   tests/testbed/kube.sh down    stop the API servers and etcd started by up
-#   tests/testbed/kube.sh env     print the KUBE_* keys
+#   tests/testbed/kube.sh prepare  build (cached) what is missing, append the KUBE_* keys to the
+#                                  test bed env file; starts nothing (testbed.sh up runs this)
+#   tests/testbed/kube.sh up       prepare, then start what is not running and install the CRDs
+#   tests/testbed/kube.sh running  exit 0 when etcd and both API servers run
+#   tests/testbed/kube.sh down     stop the API servers and etcd started by up
+#   tests/testbed/kube.sh env      print the KUBE_* keys
+#
+# Only the Kubernetes tests use the API servers: their module fixture runs up, and
+# down at its end when it started them. Idle, the three use about a minute of CPU
+# over a whole suite run.
 #
 # Two API servers share one etcd under different prefixes: the main one has
 # the CRDs installed; the "bare" one has none, for the missing-CRD tests.
@@ -209,14 +215,19 @@ append_env() {
   mv "$tmp" "$ENV_FILE"
 }
 
-cmd_up() {
-  local t0=$SECONDS
+cmd_prepare() {
   mkdir -p "$CACHE" "$RUN"
   command -v openssl >/dev/null || die "openssl is needed for the service-account key pair"
   ensure_etcd
   ensure_apiserver
   ensure_crds
   ensure_pki
+  append_env
+}
+
+cmd_up() {
+  local t0=$SECONDS
+  cmd_prepare
   start_etcd
   start_apiserver main "$KUBE_PORT" /registry
   start_apiserver bare "$KUBE_BARE_PORT" /registry-bare
@@ -225,7 +236,6 @@ cmd_up() {
   write_kubeconfig main "$KUBE_PORT"
   write_kubeconfig bare "$KUBE_BARE_PORT"
   install_crds "$KUBE_PORT"
-  append_env
   log "ready in $((SECONDS - t0)) s; kubeconfig: $RUN/main.kubeconfig"
 }
 
@@ -247,8 +257,10 @@ cmd_down() {
 }
 
 case "${1:-}" in
+  prepare) cmd_prepare ;;
   up) cmd_up ;;
+  running) alive "$RUN/etcd.pid" && alive "$RUN/main.pid" && alive "$RUN/bare.pid" ;;
   down) cmd_down ;;
   env) env_keys ;;
-  *) echo "usage: $0 up|down|env" >&2; exit 2 ;;
+  *) echo "usage: $0 prepare|up|running|down|env" >&2; exit 2 ;;
 esac

@@ -336,9 +336,9 @@ cmd_up() {
   ensure_os_user
   ensure_images
   write_env
-  # The Kubernetes API server (no kubelet) for the kubernetes role's tests;
-  # it adds its KUBE_* keys to the env file just written.
-  "$HERE/kube.sh" up
+  # The Kubernetes API server (no kubelet) for the kubernetes role's tests: built
+  # here, started by those tests; it adds its KUBE_* keys to the env file just written.
+  "$HERE/kube.sh" prepare
   log "ready in $((SECONDS - t0)) s; env: $ENV_FILE"
 }
 
