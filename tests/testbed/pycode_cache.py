@@ -9,6 +9,11 @@ only the time changes.
 - The imports Ansible finds in each module_utils source when it builds a module's zip. It parses
   every source the module needs (about 60 for most modules, 0.2-0.5 s) the first time a run uses
   that module, in every run; the suite makes hundreds of runs.
+- Compiled code of Jinja templates. Every task runs in a new worker process, which compiles each
+  template and conditional it meets again; that was about a third of the workers' CPU. The key holds
+  the template (or expression tree), every environment setting the lexer, parser and code generator
+  read, and the sources of those; an entry also records how each filter and test it names was
+  passed its arguments when it was compiled, and is compiled again if that changed.
 
 CCO_PYCODE_CACHE=0 turns both off; they live in the venv (`make clean` removes them) unless
 CCO_PYCODE_CACHE_DIR names another directory.
@@ -17,6 +22,7 @@ CCO_PYCODE_CACHE_DIR names another directory.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import importlib.util
 import json
 import marshal
@@ -111,27 +117,120 @@ def _patch_module_builder(module_common) -> None:
     module_common.ModuleDepFinder.__init__ = init
 
 
-class _PatchOnImport:
-    """Patches the module builder when a controller imports it (modules never do). A finder is any
-    object with find_spec: subclassing importlib.abc.MetaPathFinder would import importlib.abc and
-    importlib.resources into every Python process of the venv, about 40 ms each."""
+def _tree_key(node) -> tuple:
+    """An expression tree, with the line numbers the generated code keeps for tracebacks."""
+    if isinstance(node, list):
+        return ("list", tuple(_tree_key(n) for n in node))
+    fields = getattr(node, "fields", None)
+    if fields is None:
+        return ("value", type(node).__qualname__, repr(node))
+    return (
+        type(node).__qualname__,
+        getattr(node, "lineno", None),
+        tuple(_tree_key(getattr(node, f, None)) for f in fields),
+    )
 
-    NAME = "ansible.executor.module_common"
+
+def _patch_jinja(jinja_bits) -> None:
+    """Keep the code AnsibleEnvironment.compile makes of a template, keyed by all it reads."""
+    # Here, not at the top: only processes that template import Jinja (modules never do).
+    import jinja2  # noqa: PLC0415
+    from jinja2 import nodes  # noqa: PLC0415
+    from jinja2.utils import _PassArg, internalcode  # noqa: PLC0415
+
+    env_class, compile_ = jinja_bits.AnsibleEnvironment, jinja_bits.AnsibleEnvironment.compile
+    generator = hashlib.sha256(jinja2.__version__.encode())
+    parts = ("compiler", "lexer", "parser", "nativetypes")
+    for module in (jinja_bits, *(importlib.import_module(f"jinja2.{part}") for part in parts)):
+        with open(module.__file__, "rb") as f:
+            generator.update(f.read())
+    generator = generator.hexdigest()
+
+    def settings(env) -> tuple:
+        context = jinja_bits._TemplateCompileContext.current(optional=True)
+        return (
+            generator,
+            tuple(repr(getattr(env, name)) for name in jinja_bits._TEMPLATE_OVERRIDE_FIELD_NAMES),
+            env.optimized,
+            env.is_async,
+            env.sandboxed,
+            repr(env.autoescape),
+            tuple(sorted(env.intercepted_binops)),
+            tuple(sorted(env.intercepted_unops)),
+            tuple(sorted(env.extensions)),
+            env.code_generator_class.__qualname__,
+            getattr(env.finalize, "__qualname__", repr(env.finalize)),
+            repr(_PassArg.from_obj(env.finalize)) if env.finalize else None,
+            jinja_bits._TemplateConfig.allow_embedded_templates,
+            bool(context and context.escape_backslashes),
+        )
+
+    def passed(env, kind: str, name: str) -> str:
+        func = (env.filters if kind == "filter" else env.tests).get(name)
+        return "missing" if func is None else repr(_PassArg.from_obj(func))
+
+    @internalcode
+    def compile(self, source, name=None, filename=None, raw=False, defer_init=False):
+        # Ansible's template debugging writes the generated source out as it compiles: no cache then.
+        if raw or self._debuggable_template_source or not isinstance(source, (str, nodes.Template)):
+            return compile_(self, source, name, filename, raw, defer_init)
+        what = source if isinstance(source, str) else _tree_key(source)
+        key = hashlib.sha256(repr((settings(self), name, filename, defer_init, what)).encode()).hexdigest()
+        path = os.path.join(_DIR, f"jinja-{key}")
+        try:
+            with open(path, "rb") as f:
+                uses, code = marshal.load(f)
+            if all(passed(self, kind, used) == how for kind, used, how in uses):
+                return code
+        except (OSError, EOFError, ValueError, TypeError):
+            pass
+        code = compile_(self, source, name, filename, raw, defer_init)
+        tree = self._parse(source, name, filename) if isinstance(source, str) else source
+        names = {("filter", n.name) for n in tree.find_all(nodes.Filter)}
+        names |= {("test", n.name) for n in tree.find_all(nodes.Test)}
+        uses = tuple((kind, used, passed(self, kind, used)) for kind, used in sorted(names))
+        try:
+            _write(path, marshal.dumps((uses, code)))
+        except ValueError:  # a constant marshal cannot write: compiled every time, as without the cache
+            pass
+        return code
+
+    env_class.compile = compile
+
+
+class _PatchOnImport:
+    """Patches the module builder and Jinja's compile when a controller imports them (modules never
+    do). A finder is any object with find_spec: subclassing importlib.abc.MetaPathFinder would import
+    importlib.abc and importlib.resources into every Python process of the venv, about 40 ms each."""
+
+    def __init__(self) -> None:
+        # Only the ansible-core these caches were written against: others run as they always do.
+        self.patches = {
+            "ansible.executor.module_common": (("ModuleDepFinder", "_compile_module_ast"), _patch_module_builder),
+            "ansible._internal._templating._jinja_bits": (
+                ("AnsibleEnvironment", "_TemplateCompileContext", "_TEMPLATE_OVERRIDE_FIELD_NAMES", "_TemplateConfig"),
+                _patch_jinja,
+            ),
+        }
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname != self.NAME:
+        if fullname not in self.patches:
             return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(fullname)
+        needs, patch = self.patches.pop(fullname)
+        if not self.patches:
+            sys.meta_path.remove(self)
+        # The real finders, without this one.
+        spec = next(
+            (s for f in sys.meta_path if f is not self and (s := f.find_spec(fullname, path, target)) is not None), None
+        )
         if spec is None or spec.loader is None:
             return spec
         exec_module = spec.loader.exec_module
 
         def exec_and_patch(module):
             exec_module(module)
-            # Only the ansible-core these caches were written against: others build as they always do.
-            if hasattr(module, "ModuleDepFinder") and hasattr(module, "_compile_module_ast"):
-                _patch_module_builder(module)
+            if all(hasattr(module, name) for name in needs):
+                patch(module)
 
         spec.loader.exec_module = exec_and_patch
         return spec

@@ -221,3 +221,96 @@ def test_loading_the_cache_imports_nothing_a_module_would_not(tmp_path):
     added = set(proc.stdout.split())
     assert "json" in added  # the probe sees what the cache imports
     assert not {m for m in added if m.startswith(("importlib.abc", "importlib.resources"))}, sorted(added)
+
+
+@pytest.fixture
+def jinja_cache(cache, monkeypatch):
+    """The cache's Jinja patch on the real AnsibleEnvironment (which the installed copy may have patched
+    already: it starts from Jinja's own compile), writing where `cache` does, with code generations counted."""
+    import jinja2  # noqa: PLC0415
+    from ansible._internal._templating import _jinja_bits  # noqa: PLC0415
+
+    env_class = _jinja_bits.AnsibleEnvironment
+    monkeypatch.setattr(env_class, "compile", jinja2.Environment.compile)
+    generated = []
+    generate = env_class._generate
+
+    def counting(self, source, name, filename, defer_init=False):
+        generated.append(source)
+        return generate(self, source, name, filename, defer_init=defer_init)
+
+    monkeypatch.setattr(env_class, "_generate", counting)
+    cache._patch_jinja(_jinja_bits)
+    cache.generated = generated
+    return cache
+
+
+def _templar(**variables):
+    """A new Templar with its own environment, as each task's worker process makes."""
+    from ansible.template import Templar  # noqa: PLC0415
+
+    return Templar(loader=None, variables=variables)
+
+
+def _trusted(text: str):
+    from ansible.template import trust_as_template  # noqa: PLC0415
+
+    return trust_as_template(text)
+
+
+def test_a_template_compiled_in_one_environment_is_read_back_in_another(jinja_cache):
+    template = _trusted("{% for i in range(n) %}{{ i | default(0) * 2 }},{% endfor %}{{ who }}")
+    assert _templar(n=3, who="a").template(template) == "0,2,4,a"
+    assert len(jinja_cache.generated) == 1
+    assert _templar(n=2, who="b").template(template) == "0,2,b"  # read back: what it renders is its own
+    assert len(jinja_cache.generated) == 1
+    # An expression (a conditional, a loop's items) is a tree, not a string: cached the same way.
+    assert _templar(x=4).evaluate_expression(_trusted("x is even and x > 3")) is True
+    assert _templar(x=5).evaluate_expression(_trusted("x is even and x > 3")) is False
+    assert len(jinja_cache.generated) == 2
+
+
+def test_a_setting_the_code_depends_on_is_part_of_the_key(jinja_cache):
+    """Same source, another lexer setting: compiled again, rendered as that setting says."""
+    template = _trusted("{% if true %}\nA{% endif %}")
+    assert _templar().template(template) == "A"  # Ansible trims the newline after a block tag
+    assert _templar().template(template, overrides={"trim_blocks": False}) == "\nA"
+    assert _templar().template(template, overrides={"trim_blocks": False}) == "\nA"
+    assert len(jinja_cache.generated) == 2
+
+
+def test_a_filter_passed_its_arguments_another_way_is_compiled_again(jinja_cache):
+    """The generated code calls a filter with the context when the filter asks for it: an entry made
+    with a filter that did is not used where the same name takes only the value."""
+    from jinja2 import pass_context  # noqa: PLC0415
+
+    @pass_context
+    def tenfold_with_context(_context, value):
+        return value * 10
+
+    def tenfold(value):
+        return value * 10
+
+    template = _trusted("{{ x | tenfold }}")
+    first = _templar(x=5)
+    first._engine.environment.filters["tenfold"] = tenfold_with_context
+    assert first.template(template) == 50
+    second = _templar(x=6)
+    second._engine.environment.filters["tenfold"] = tenfold
+    assert second.template(template) == 60  # read back unchanged, it would call tenfold(context, 6)
+    assert len(jinja_cache.generated) == 2
+    third = _templar(x=7)
+    third._engine.environment.filters["tenfold"] = tenfold
+    assert third.template(template) == 70
+    assert len(jinja_cache.generated) == 2  # the entry now holds the plain filter's code: read back
+
+
+def test_a_damaged_template_entry_is_compiled_again_and_replaced(jinja_cache, tmp_path):
+    template = _trusted("{{ a ~ b }}")
+    assert _templar(a="x", b="y").template(template) == "xy"
+    (entry,) = (tmp_path / "cache").glob("jinja-*")
+    entry.write_bytes(b"\x00garbage")
+    assert _templar(a="p", b="q").template(template) == "pq"
+    assert len(jinja_cache.generated) == 2
+    assert _templar(a="r", b="s").template(template) == "rs"
+    assert len(jinja_cache.generated) == 2
