@@ -133,11 +133,10 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.unit)
         elif "testbed" in getattr(item, "fixturenames", ()) or (ROOT / "tests" / "integration") in path.parents:
             item.add_marker(pytest.mark.testbed)
-    # Files that take minutes (marked slow) go first, the longest first: with one
-    # worker per core, a long file handed out last would keep one core busy alone
-    # at the end. (--no-loadscope-reorder in addopts keeps this order: xdist would
-    # hand out the files with the most tests first.) The sort is stable, so each
-    # file's tests stay together and in their order.
+    # Files that take minutes (marked slow) go first, the longest first: a long file
+    # handed out last would keep one worker busy alone at the end. (--no-loadscope-reorder
+    # in addopts keeps this order: xdist would hand out the files with the most tests
+    # first.) The sort is stable, so each file's tests stay together and in their order.
     items.sort(key=_slow_first)
 
 

@@ -12,7 +12,7 @@
 #   tests/testbed/kube.sh env      print the KUBE_* keys
 #
 # Only the Kubernetes tests use the API servers: their module fixture runs up, and
-# down at its end when it started them. Idle, the three use about a minute of CPU
+# down at its end when it started them. Idle, the three used about 100 CPU-s
 # over a whole suite run.
 #
 # Two API servers share one etcd under different prefixes: the main one has

@@ -15,7 +15,7 @@ only the time changes.
   read, and the sources of those; an entry also records how each filter and test it names was
   passed its arguments when it was compiled, and is compiled again if that changed.
 
-CCO_PYCODE_CACHE=0 turns both off; they live in the venv (`make clean` removes them) unless
+CCO_PYCODE_CACHE=0 turns all three off; they live in the venv (`make clean` removes them) unless
 CCO_PYCODE_CACHE_DIR names another directory.
 """
 
