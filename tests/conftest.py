@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -138,6 +140,26 @@ def pytest_collection_modifyitems(config, items):
     # in addopts keeps this order: xdist would hand out the files with the most tests
     # first.) The sort is stable, so each file's tests stay together and in their order.
     items.sort(key=_slow_first)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """With CCO_TEST_LOG set, append one line per test (its fixtures' setup and teardown included):
+    wall seconds, CPU seconds of the worker and of the processes it waited for, and the test."""
+    log = os.environ.get("CCO_TEST_LOG")
+    if not log:
+        yield
+        return
+    started, cpu = _clock()
+    yield
+    ended, cpu_after = _clock()
+    with open(log, "a", encoding="utf-8") as fh:
+        fh.write(f"{ended - started:.1f}\t{cpu_after[0] - cpu[0]:.1f}\t{cpu_after[1] - cpu[1]:.1f}\t{item.nodeid}\n")
+
+
+def _clock():
+    own, children = (resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    return time.monotonic(), (own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime)
 
 
 def _slow_first(item):

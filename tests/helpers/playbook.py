@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import time
@@ -30,7 +31,7 @@ def run(playbook: str, extra_vars: dict, *args: str, timeout: int = 900, check: 
         "ANSIBLE_NOCOLOR": "1",
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
     }
-    started = time.monotonic()
+    started, cpu = time.monotonic(), _children_cpu()
     proc = subprocess.run(
         [str(Path(sys.executable).parent / "ansible-playbook"), playbook, "-e", f"@{vars_file}", *args],
         cwd=ROOT,
@@ -41,7 +42,7 @@ def run(playbook: str, extra_vars: dict, *args: str, timeout: int = 900, check: 
         check=False,
     )
     vars_file.unlink(missing_ok=True)
-    _log_run(playbook, args, time.monotonic() - started)
+    _log_run(playbook, args, time.monotonic() - started, _children_cpu() - cpu)
     recap = {
         m[0]: {"ok": int(m[1]), "changed": int(m[2]), "unreachable": int(m[3]), "failed": int(m[4])}
         for m in RECAP.findall(proc.stdout)
@@ -53,10 +54,16 @@ def run(playbook: str, extra_vars: dict, *args: str, timeout: int = 900, check: 
     return proc, recap
 
 
-def _log_run(playbook, args, seconds):
-    """With CCO_PLAYBOOK_LOG set, append one line per run: where the suite spends its time."""
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _log_run(playbook, args, seconds, cpu):
+    """With CCO_PLAYBOOK_LOG set, append one line per run: where the suite spends its time (wall
+    seconds, then the CPU seconds of ansible-playbook and every process it waited for)."""
     log = os.environ.get("CCO_PLAYBOOK_LOG")
     if log:
         with open(log, "a", encoding="utf-8") as fh:
             test = os.environ.get("PYTEST_CURRENT_TEST", "?").split(" ")[0]
-            fh.write(f"{seconds:.1f}\t{playbook}\t{' '.join(args)}\t{test}\n")
+            fh.write(f"{seconds:.1f}\t{playbook}\t{' '.join(args)}\t{test}\t{cpu:.1f}\n")
