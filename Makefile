@@ -44,13 +44,15 @@ $(VENV)/.installed-test: requirements.txt requirements-test.txt | $(BIN)/python
 	touch $(VENV)/.installed $@
 
 # The suite runs thousands of Ansible modules, each compiling the same module_utils
-# from a zip; the test venv keeps their compiled code (tests/testbed/pycode_cache.py).
-# Every Python process of the venv imports the cache itself: py_compile writes its
-# .pyc even under PYTHONDONTWRITEBYTECODE.
-$(VENV)/.pycode-cache: tests/testbed/pycode_cache.py | $(BIN)/python
+# from a zip; the test venv keeps their compiled code (tests/testbed/pycode_cache.py),
+# and its python3 hands each module to the suite's fork server when one runs
+# (tests/testbed/module_forkserver.py). Every Python process of the venv imports the
+# cache itself: py_compile writes its .pyc even under PYTHONDONTWRITEBYTECODE.
+$(VENV)/.pycode-cache: tests/testbed/pycode_cache.py tests/testbed/module_forkserver.py | $(BIN)/python
 	site="$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"; \
-	  cp $< "$$site/cco_pycode_cache.py"; \
-	  $(BIN)/python -m py_compile "$$site/cco_pycode_cache.py"; \
+	  cp tests/testbed/pycode_cache.py "$$site/cco_pycode_cache.py"; \
+	  cp tests/testbed/module_forkserver.py "$$site/cco_module_forkserver.py"; \
+	  $(BIN)/python -m py_compile "$$site/cco_pycode_cache.py" "$$site/cco_module_forkserver.py"; \
 	  echo "import cco_pycode_cache" > "$$site/cco_pycode_cache.pth"
 	touch $@
 

@@ -29,6 +29,31 @@ def _env_file() -> Path:
     return Path(cache) / "testbed.env"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def module_forkserver(tmp_path_factory):
+    """The Ansible modules this worker's tests run on this machine start as forks of one server that
+    has imported what every module imports (tests/testbed/module_forkserver.py): about a quarter of
+    a converge's CPU. CCO_MODULE_FORKSERVER=0 runs each module in its own python3 instead."""
+    if os.environ.get("CCO_MODULE_FORKSERVER") == "0":
+        yield None
+        return
+    path = tmp_path_factory.mktemp("forkserver") / "socket"
+    server = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "testbed" / "module_forkserver.py"), str(path)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    if server.stdout.readline().strip() != "ready":
+        server.kill()
+        pytest.fail(f"the module fork server did not start (exit {server.wait()}): see its error above")
+    os.environ["CCO_MODULE_FORKSERVER"] = str(path)
+    yield path
+    os.environ.pop("CCO_MODULE_FORKSERVER", None)
+    server.terminate()
+    server.wait(timeout=10)
+
+
 @pytest.fixture(scope="session")
 def testbed() -> dict:
     """Paths and image names of the real components. Fails (never skips) when absent."""

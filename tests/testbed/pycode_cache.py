@@ -239,3 +239,12 @@ class _PatchOnImport:
 if os.environ.get("CCO_PYCODE_CACHE", "1") != "0":
     zipimport._compile_source = _cached_compile_source
     sys.meta_path.insert(0, _PatchOnImport())
+
+# Last: a module run may end here, in the server's fork of itself, with every patch above in place.
+if os.environ.get("CCO_MODULE_FORKSERVER"):
+    try:
+        import cco_module_forkserver
+    except ImportError:
+        pass
+    else:
+        cco_module_forkserver.run_here()
