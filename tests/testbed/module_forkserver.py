@@ -33,7 +33,7 @@ def run_here() -> None:
     """In a python3 about to read a module from stdin: have the server run it, and exit with its
     status. Returns (the caller runs the module itself) when there is no server or it refuses."""
     path = os.environ.get(ENV)
-    if not path or getattr(sys, "orig_argv", ["", ""])[1:] or os.isatty(0):
+    if path in (None, "", "0") or getattr(sys, "orig_argv", ["", ""])[1:] or os.isatty(0):
         return
     import json  # noqa: PLC0415
     import signal  # noqa: PLC0415
