@@ -166,13 +166,16 @@ def serve(path: str) -> None:
             conn, _addr = server.accept()
         except TimeoutError:
             continue
-        conn.settimeout(None)
+        conn.settimeout(10)  # a client that connects and says nothing does not hold up the others
+        fds = []
         try:
             raw, fds, _flags, _addr = socket.recv_fds(conn, _MAX_MESSAGE, 3)
             while chunk := conn.recv(_MAX_MESSAGE):  # the client has sent all once it shuts down
                 raw += chunk
             message = json.loads(raw)
         except (OSError, ValueError):
+            for fd in fds:
+                os.close(fd)
             conn.close()
             continue
         if message.get("identity") != _identity() or len(fds) != 3:
@@ -183,6 +186,7 @@ def serve(path: str) -> None:
             continue
         if os.fork() == 0:
             server.close()
+            conn.settimeout(None)
             _run_module(conn, message, fds)
         for fd in fds:
             os.close(fd)
