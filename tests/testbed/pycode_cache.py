@@ -21,14 +21,25 @@ CCO_PYCODE_CACHE_DIR names another directory.
 
 from __future__ import annotations
 
-import hashlib
-import importlib
-import importlib.util
-import json
-import marshal
 import os
 import sys
-import zipimport
+
+# First: a python3 about to run a module hands it to the suite's fork server (whose forks have the
+# caches below in place) and ends here, before importing what only the caches need.
+if os.environ.get("CCO_MODULE_FORKSERVER"):
+    try:
+        import cco_module_forkserver
+    except ImportError:
+        pass
+    else:
+        cco_module_forkserver.run_here()
+
+import hashlib  # noqa: E402
+import importlib  # noqa: E402
+import importlib.util  # noqa: E402
+import json  # noqa: E402
+import marshal  # noqa: E402
+import zipimport  # noqa: E402
 
 _DIR = os.path.join(
     os.environ.get("CCO_PYCODE_CACHE_DIR") or os.path.join(sys.prefix, "pycode-cache"),
@@ -239,12 +250,3 @@ class _PatchOnImport:
 if os.environ.get("CCO_PYCODE_CACHE", "1") != "0":
     zipimport._compile_source = _cached_compile_source
     sys.meta_path.insert(0, _PatchOnImport())
-
-# Last: a module run may end here, in the server's fork of itself, with every patch above in place.
-if os.environ.get("CCO_MODULE_FORKSERVER"):
-    try:
-        import cco_module_forkserver
-    except ImportError:
-        pass
-    else:
-        cco_module_forkserver.run_here()
