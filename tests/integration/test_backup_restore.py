@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from helpers import backup, deploy, load, otlp, playbook, procs
 
-pytestmark = [pytest.mark.testbed, pytest.mark.slow(seconds=460)]
+pytestmark = [pytest.mark.testbed, pytest.mark.slow(seconds=350)]
 
 SECRETS = (
     "otel-collector/pki/ca.key",

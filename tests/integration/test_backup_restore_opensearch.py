@@ -10,7 +10,7 @@ import time
 import pytest
 from helpers import backup, deploy, load, otlp, playbook, procs
 
-pytestmark = [pytest.mark.testbed, pytest.mark.slow(seconds=230)]
+pytestmark = [pytest.mark.testbed, pytest.mark.slow(seconds=185)]
 
 
 def _os_url(extra: dict) -> str:

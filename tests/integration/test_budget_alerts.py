@@ -13,7 +13,7 @@ import pytest
 import yaml
 from helpers import playbook
 
-pytestmark = [pytest.mark.testbed, pytest.mark.slow(seconds=30)]
+pytestmark = [pytest.mark.testbed, pytest.mark.slow(seconds=40)]
 
 COST = "claude_code_cost_usage_USD"
 BUDGETS = {

@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from client_playbook import run_playbook, snapshot, temp_users, write_inventory  # noqa: E402
 from helpers import procs  # noqa: E402
 
-pytestmark = pytest.mark.slow(seconds=110)  # the conftest starts the longest first
+pytestmark = pytest.mark.slow(seconds=80)  # the conftest starts the longest first
 
 TOKEN = "tok-51c0f78485e7ae77"
 BASHRC = "# ~/.bashrc of a real person\nexport EDITOR=vim  # keep me\nalias ll='ls -l'"  # no final newline

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from helpers import deploy, otlp, playbook, procs
 
-pytestmark = [pytest.mark.testbed, pytest.mark.slow(seconds=220)]
+pytestmark = [pytest.mark.testbed, pytest.mark.slow(seconds=130)]
 
 COST = 'sum(sum_over_time(claude_code_cost_usage_USD{project="demo"}[1h]))'
 

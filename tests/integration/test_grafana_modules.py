@@ -20,6 +20,8 @@ import pytest
 from doubles.grafana_double import GrafanaDouble
 from helpers import procs
 
+pytestmark = pytest.mark.slow(seconds=85)  # the conftest starts the longest first
+
 ROOT = Path(__file__).resolve().parents[2]
 MODULES = ROOT / "plugins" / "modules"
 USER, PASSWORD = "admin", "Gr4fana-admin-pw"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow(seconds=95)  # the conftest starts the longest first
+pytestmark = pytest.mark.slow(seconds=50)  # the conftest starts the longest first
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from helpers import procs
 
-pytestmark = pytest.mark.slow(seconds=95)  # the conftest starts the longest first
+pytestmark = pytest.mark.slow(seconds=60)  # the conftest starts the longest first
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from helpers import multihost, playbook, procs
 
-pytestmark = pytest.mark.slow(seconds=220)  # the conftest starts the longest first
+pytestmark = pytest.mark.slow(seconds=100)  # the conftest starts the longest first
 
 SENDER = Path(__file__).resolve().parents[1] / "multihost" / "send_like_claude.py"
 

@@ -22,7 +22,7 @@ import pytest
 import yaml
 from helpers import deploy, playbook, procs
 
-pytestmark = pytest.mark.slow(seconds=350)  # the conftest starts the longest first
+pytestmark = pytest.mark.slow(seconds=320)  # the conftest starts the longest first
 
 CLUSTER_PLAY = "tests/integration/playbooks/opensearch_cluster.yml"
 ROLE_PLAY = "tests/integration/playbooks/opensearch_role.yml"

@@ -24,6 +24,8 @@ import yaml
 from doubles.osd_double import OsdDouble
 from helpers import desktop, otlp, playbook, procs
 
+pytestmark = pytest.mark.slow(seconds=70)  # the conftest starts the longest first
+
 ROOT = Path(__file__).resolve().parents[2]
 NDJSON = ROOT / "roles" / "opensearch_bootstrap" / "files" / "dashboards" / "claude-code.ndjson"
 EVENTS = "claude-code"

@@ -25,6 +25,8 @@ from doubles.counting_proxy import CountingProxy
 from doubles.opensearch_plugins_double import PluginsDouble
 from helpers import procs
 
+pytestmark = pytest.mark.slow(seconds=85)  # the conftest starts the longest first
+
 ROOT = Path(__file__).resolve().parents[2]
 MODULES = ROOT / "plugins" / "modules"
 USER, PASSWORD = "admin", "Sup3r-secret-pw"

@@ -26,7 +26,7 @@ from ansible_collections.claude_code.observability.plugins.module_utils.verify_m
     VERIFY_SERVICE,
 )
 
-pytestmark = pytest.mark.slow(seconds=200)  # the conftest starts the longest first
+pytestmark = pytest.mark.slow(seconds=115)  # the conftest starts the longest first
 
 DASHBOARDS = ROOT / "roles" / "grafana" / "files" / "dashboards"
 PROM_UID = "claude-code-prometheus"

@@ -17,7 +17,7 @@ from doubles.grafana_double import GrafanaDouble
 from doubles.loki_double import LokiDouble
 from helpers import deploy, multihost, otlp, playbook, privacy, procs
 
-pytestmark = pytest.mark.slow(seconds=90)  # the conftest starts the longest first
+pytestmark = pytest.mark.slow(seconds=75)  # the conftest starts the longest first
 
 TOKEN = "glsa_double_token_0123456789"
 

@@ -20,7 +20,7 @@ import pytest
 import yaml
 from helpers import deploy, otlp, playbook, procs
 
-pytestmark = pytest.mark.slow(seconds=180)  # the conftest starts the longest first
+pytestmark = pytest.mark.slow(seconds=100)  # the conftest starts the longest first
 
 
 @pytest.fixture(scope="module")

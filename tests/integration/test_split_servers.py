@@ -19,7 +19,7 @@ import pytest
 import yaml
 from helpers import deploy, multihost, otlp, playbook, procs
 
-pytestmark = pytest.mark.slow(seconds=250)  # the conftest starts the longest first
+pytestmark = pytest.mark.slow(seconds=400)  # the conftest starts the longest first
 
 SENDER = Path(__file__).resolve().parents[1] / "multihost" / "send_like_claude.py"
 

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from helpers import load, otlp, playbook, procs
 
-pytestmark = pytest.mark.slow(seconds=100)  # the conftest starts the longest first
+pytestmark = pytest.mark.slow(seconds=70)  # the conftest starts the longest first
 
 
 def _stack_vars(testbed, tmp_path, name):

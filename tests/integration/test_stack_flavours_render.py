@@ -11,7 +11,7 @@ import pytest
 import yaml
 from helpers import playbook
 
-pytestmark = pytest.mark.slow(seconds=130)  # the conftest starts the longest first
+pytestmark = pytest.mark.slow(seconds=70)  # the conftest starts the longest first
 
 
 @pytest.mark.parametrize(

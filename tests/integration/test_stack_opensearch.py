@@ -11,7 +11,7 @@ import uuid
 import pytest
 from helpers import deploy, load, otlp, playbook, privacy, procs
 
-pytestmark = pytest.mark.slow(seconds=120)  # the conftest starts the longest first
+pytestmark = pytest.mark.slow(seconds=100)  # the conftest starts the longest first
 
 
 @pytest.fixture(scope="module")
