@@ -11,6 +11,8 @@ PYTHON ?= $(shell /usr/bin/python3 -c 'import sys, ensurepip, venv; sys.exit(sys
                     >/dev/null 2>&1 && echo /usr/bin/python3 || echo python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
+# The venv's site-packages, for a recipe's shell (the venv exists only once a recipe made it).
+SITE_PACKAGES = $$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
@@ -45,7 +47,7 @@ $(VENV)/.installed: requirements.txt | $(BIN)/python
 $(VENV)/.installed-test: requirements.txt requirements-test.txt | $(BIN)/python
 	$(BIN)/pip install -q --no-compile -r requirements-test.txt
 	$(BIN)/python -m compileall -q -j 0 -x '/ansible_collections/[^/]+/[^/]+/(plugins/modules|tests)/' \
-	  "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+	  "$(SITE_PACKAGES)"
 	touch $(VENV)/.installed $@
 
 # The suite runs thousands of Ansible modules, each compiling the same module_utils
@@ -54,7 +56,7 @@ $(VENV)/.installed-test: requirements.txt requirements-test.txt | $(BIN)/python
 # (tests/testbed/module_forkserver.py). Every Python process of the venv imports the
 # cache itself: py_compile writes its .pyc even under PYTHONDONTWRITEBYTECODE.
 $(VENV)/.pycode-cache: tests/testbed/pycode_cache.py tests/testbed/module_forkserver.py | $(BIN)/python
-	site="$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"; \
+	site="$(SITE_PACKAGES)"; \
 	  cp tests/testbed/pycode_cache.py "$$site/cco_pycode_cache.py"; \
 	  cp tests/testbed/module_forkserver.py "$$site/cco_module_forkserver.py"; \
 	  $(BIN)/python -m py_compile "$$site/cco_pycode_cache.py" "$$site/cco_module_forkserver.py"; \

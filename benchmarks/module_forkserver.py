@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,6 +23,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from helpers import deploy, playbook  # noqa: E402
 from stack_converge import testbed_env  # noqa: E402
+from testbed import module_forkserver  # noqa: E402
 
 
 def machine_cpu() -> float:
@@ -46,13 +46,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         socket_path = Path(tmp) / "socket"
-        server = subprocess.Popen(
-            [sys.executable, str(ROOT / "tests" / "testbed" / "module_forkserver.py"), str(socket_path)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert server.stdout.readline().strip() == "ready"
+        server = module_forkserver.start(socket_path)
         extra = deploy.stack_vars(testbed_env(), Path(tmp), "bench")
         try:
             playbook.run("site.yml", extra)

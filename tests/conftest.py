@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from helpers import procs  # noqa: E402
+from testbed import module_forkserver as forkserver  # noqa: E402
 
 # Fixtures shared by several test files.
 pytest_plugins = ["helpers.claude_cli"]
@@ -32,21 +33,16 @@ def _env_file() -> Path:
 @pytest.fixture(scope="session", autouse=True)
 def module_forkserver(tmp_path_factory):
     """The Ansible modules this worker's tests run on this machine start as forks of one server that
-    has imported what every module imports (tests/testbed/module_forkserver.py): about a quarter of
-    a converge's CPU. CCO_MODULE_FORKSERVER=0 runs each module in its own python3 instead."""
+    has imported what every module imports (tests/testbed/module_forkserver.py): a repeated converge
+    takes about 0.7x the CPU. CCO_MODULE_FORKSERVER=0 runs each module in its own python3 instead."""
     if os.environ.get("CCO_MODULE_FORKSERVER") == "0":
         yield None
         return
     path = tmp_path_factory.mktemp("forkserver") / "socket"
-    server = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "testbed" / "module_forkserver.py"), str(path)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    if server.stdout.readline().strip() != "ready":
-        server.kill()
-        pytest.fail(f"the module fork server did not start (exit {server.wait()}): see its error above")
+    try:
+        server = forkserver.start(path)
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
     os.environ["CCO_MODULE_FORKSERVER"] = str(path)
     yield path
     os.environ.pop("CCO_MODULE_FORKSERVER", None)

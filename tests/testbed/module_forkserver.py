@@ -12,7 +12,7 @@ The server refuses (and the python3 runs the module itself) when it runs as anot
 e.g. under become. CCO_MODULE_FORKSERVER names the server's socket; without it, or when nothing
 listens there, every module runs as usual.
 
-    python -m cco_module_forkserver SOCKET   serve until the process that started it ends
+    python tests/testbed/module_forkserver.py SOCKET   serve until the process that started it ends
 """
 
 from __future__ import annotations
@@ -137,6 +137,20 @@ def _exit_code(code) -> int:
         return code & 0xFF
     print(code, file=sys.stderr)
     return 1
+
+
+def start(path):
+    """Start a server on this venv's python listening at path; returns its Popen once it accepts
+    clients."""
+    import subprocess  # noqa: PLC0415 - here: every module's python3 imports this file
+
+    server = subprocess.Popen(
+        [sys.executable, __file__, str(path)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True
+    )
+    if server.stdout.readline().strip() != "ready":
+        server.kill()
+        raise RuntimeError(f"the module fork server did not start (exit {server.wait()}): see its error above")
+    return server
 
 
 def serve(path: str) -> None:

@@ -13,11 +13,9 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import pytest
-
-SERVER = Path(__file__).resolve().parents[1] / "testbed" / "module_forkserver.py"
+from testbed import module_forkserver
 
 PROGRAM = textwrap.dedent(
     """
@@ -40,10 +38,7 @@ PROGRAM = textwrap.dedent(
 @pytest.fixture
 def server(tmp_path):
     path = tmp_path / "socket"
-    proc = subprocess.Popen(
-        [sys.executable, str(SERVER), str(path)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True
-    )
-    assert proc.stdout.readline().strip() == "ready"
+    proc = module_forkserver.start(path)
     yield proc, path
     proc.terminate()
     proc.wait(timeout=10)
