@@ -17,7 +17,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from helpers import procs  # noqa: E402
-from testbed import module_forkserver as forkserver  # noqa: E402
 
 # Fixtures shared by several test files.
 pytest_plugins = ["helpers.claude_cli"]
@@ -28,26 +27,6 @@ def _env_file() -> Path:
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "claude-code-observability"
     )
     return Path(cache) / "testbed.env"
-
-
-@pytest.fixture(scope="session", autouse=True)
-def module_forkserver(tmp_path_factory):
-    """The Ansible modules this worker's tests run on this machine start as forks of one server that
-    has imported what every module imports (tests/testbed/module_forkserver.py): a repeated converge
-    takes about 0.7x the CPU. CCO_MODULE_FORKSERVER=0 runs each module in its own python3 instead."""
-    if os.environ.get("CCO_MODULE_FORKSERVER") == "0":
-        yield None
-        return
-    path = tmp_path_factory.mktemp("forkserver") / "socket"
-    try:
-        server = forkserver.start(path)
-    except RuntimeError as exc:
-        pytest.fail(str(exc))
-    os.environ["CCO_MODULE_FORKSERVER"] = str(path)
-    yield path
-    os.environ.pop("CCO_MODULE_FORKSERVER", None)
-    server.terminate()
-    server.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")
