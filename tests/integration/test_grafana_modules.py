@@ -1,4 +1,4 @@
-"""The grafana_* modules, run as Ansible runs them (module file + args JSON).
+"""The grafana_* modules, each main() run in this process as Ansible would run it, talking HTTP.
 
 Grafana cannot be obtained here, so every test runs against the CONTRACT DOUBLE of
 Grafana's HTTP API (tests/doubles/grafana_double.py), never a real Grafana; test ids
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from doubles.grafana_double import GrafanaDouble
-from helpers import procs
+from helpers import module_runner, procs
 
 pytestmark = pytest.mark.slow(seconds=85)  # the conftest starts the longest first
 
@@ -31,25 +31,9 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT / "collections"), "ANSIBLE_CONFIG": 
 
 
 def run(module: str, args: dict, tmp_path: Path, check: bool = False, diff: bool = True) -> dict:
-    """Run one module the way Ansible does (args file), return its JSON result plus rc."""
-    payload = {"ANSIBLE_MODULE_ARGS": {**args, "_ansible_check_mode": check, "_ansible_diff": diff}}
-    args_file = tmp_path / f"{module}-args.json"
-    args_file.write_text(json.dumps(payload))
-    proc = subprocess.run(
-        [sys.executable, str(MODULES / f"{module}.py"), str(args_file)],
-        capture_output=True,
-        text=True,
-        env=ENV,
-        timeout=120,
-        check=False,
-    )
-    assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr + proc.stdout
-    try:
-        result = json.loads(proc.stdout)
-    except ValueError:
-        pytest.fail(f"{module} printed no JSON result: stdout={proc.stdout!r} stderr={proc.stderr!r}")
-    result["rc"] = proc.returncode
-    assert (proc.returncode != 0) == bool(result.get("failed")), result
+    """Run one module's main() in this process, as Ansible would (its args, check and diff mode), against
+    the server its url names; return its JSON result plus rc."""
+    result = module_runner.run(module, args, module_runner.LIVE, check=check, diff=diff)
     return result
 
 

@@ -1,4 +1,4 @@
-"""The opensearch_* modules, run as Ansible runs them (module file + args JSON).
+"""The opensearch_* modules, each main() run in this process as Ansible would run it, talking HTTP.
 
 opensearch_component_template, opensearch_index_template and opensearch_index run
 against the REAL OpenSearch of the test bed, through a counting reverse proxy that
@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from doubles.counting_proxy import CountingProxy
 from doubles.opensearch_plugins_double import PluginsDouble
-from helpers import procs
+from helpers import module_runner, procs
 
 pytestmark = pytest.mark.slow(seconds=85)  # the conftest starts the longest first
 
@@ -34,25 +34,9 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT / "collections"), "ANSIBLE_CONFIG": 
 
 
 def run(module: str, args: dict, tmp_path: Path, check: bool = False, diff: bool = True) -> dict:
-    """Run one module the way Ansible does (args file), return its JSON result plus rc."""
-    payload = {"ANSIBLE_MODULE_ARGS": {**args, "_ansible_check_mode": check, "_ansible_diff": diff}}
-    args_file = tmp_path / f"{module}-args.json"
-    args_file.write_text(json.dumps(payload))
-    proc = subprocess.run(
-        [sys.executable, str(MODULES / f"{module}.py"), str(args_file)],
-        capture_output=True,
-        text=True,
-        env=ENV,
-        timeout=120,
-        check=False,
-    )
-    assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr + proc.stdout
-    try:
-        result = json.loads(proc.stdout)
-    except ValueError:
-        pytest.fail(f"{module} printed no JSON result: stdout={proc.stdout!r} stderr={proc.stderr!r}")
-    result["rc"] = proc.returncode
-    assert (proc.returncode != 0) == bool(result.get("failed")), result
+    """Run one module's main() in this process, as Ansible would (its args, check and diff mode), against
+    the server its url names; return its JSON result plus rc."""
+    result = module_runner.run(module, args, module_runner.LIVE, check=check, diff=diff)
     return result
 
 

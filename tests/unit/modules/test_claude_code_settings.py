@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from module_runner import run as run_module
+from helpers.module_runner import run as run_module
 
 ROOT = Path(__file__).resolve().parents[3]
 SECRET = "Authorization=Bearer tok-9f8e7d6c5b4a"

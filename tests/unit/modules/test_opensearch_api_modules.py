@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from module_runner import FakeServer, run
+from helpers.module_runner import FakeServer, run
 
 pytestmark = pytest.mark.unit
 

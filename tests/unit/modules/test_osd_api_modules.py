@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from module_runner import FakeServer, run
+from helpers.module_runner import FakeServer, run
 
 pytestmark = pytest.mark.unit
 

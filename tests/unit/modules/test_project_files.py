@@ -8,8 +8,8 @@ import importlib
 import os
 import stat
 
-from module_runner import PACKAGE
-from module_runner import run as run_module
+from helpers.module_runner import PACKAGE
+from helpers.module_runner import run as run_module
 
 # The stack's failure messages read this module's result (module_runner puts the collection on the path).
 compose_project = importlib.import_module(PACKAGE + ".filter.compose_project")

@@ -7,7 +7,7 @@ import os
 import stat
 
 import pytest
-from module_runner import run as run_module
+from helpers.module_runner import run as run_module
 
 BODY = "# Claude Code telemetry\nexport CLAUDE_CODE_ENABLE_TELEMETRY=1\n"
 SECRET_BODY = BODY + "export OTEL_EXPORTER_OTLP_HEADERS='Authorization=Bearer tok-1234'\n"

@@ -23,7 +23,7 @@ from ansible.module_utils import _internal as module_utils_internal
 from ansible.module_utils.common import warnings as ansible_warnings
 from ansible.module_utils.testing import patch_module_args
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT / "collections") not in sys.path:
     sys.path.insert(0, str(ROOT / "collections"))
 
@@ -128,16 +128,21 @@ def _no_network(url, *args, **kwargs):
     raise AssertionError("the module opened %s, but the test gave it no server" % url)
 
 
-def run(module: str, args: dict, server: FakeServer | None = None, check: bool = False, diff: bool = False) -> dict:
+# `server` given as LIVE: the module's requests go out over HTTP, to the server its url names.
+LIVE = object()
+
+
+def run(module: str, args: dict, server=None, check: bool = False, diff: bool = False) -> dict:
     """Run plugins/modules/<module>.py's main() with args; return its result as Ansible would get it.
 
     The result is the JSON the module printed, plus "rc" (0 for exit_json, 1 for fail_json)
     and "_raw" (the printed text, to prove that a secret never reaches it). A module that
-    talks HTTP gets url=BASE_URL unless args name another.
+    talks HTTP gets url=BASE_URL unless args name another; with server=LIVE it talks to
+    the real (or double) server at the url its args give.
     """
     main = importlib.import_module("%s.modules.%s" % (PACKAGE, module)).main
     params = dict(args, _ansible_check_mode=check, _ansible_diff=diff)
-    if server is not None:
+    if server is not None and server is not LIVE:
         params.setdefault("url", BASE_URL)
     # Warnings and deprecations are process-wide in ansible-core: one run's must not leak into the next.
     ansible_warnings._global_warnings.clear()
@@ -149,7 +154,8 @@ def run(module: str, args: dict, server: FakeServer | None = None, check: bool =
         # Once controller code is imported (a filter test does), module warnings would go to the
         # controller's display instead of the result: a module runs outside the controller.
         mock.patch.object(module_utils_internal, "is_controller", False),
-        mock.patch(OPEN_URL, server.open_url if server is not None else _no_network),
+        mock.patch(OPEN_URL, _no_network) if server is None else contextlib.nullcontext(),
+        mock.patch(OPEN_URL, server.open_url) if server not in (None, LIVE) else contextlib.nullcontext(),
         contextlib.redirect_stdout(out),
     ):
         try:
