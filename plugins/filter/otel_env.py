@@ -18,16 +18,7 @@ except ImportError:  # pragma: no cover - Python 2
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_bytes, to_text
-from ansible_collections.claude_code.observability.plugins.module_utils.shell_profile import (
-    BLOCK_HEADER,
-    NAME,
-    ProfileError,
-    parent_dirs,
-    path_problem,
-)
-from ansible_collections.claude_code.observability.plugins.module_utils.shell_profile import (
-    plan as _plan,
-)
+from ansible_collections.claude_code.observability.plugins.module_utils.shell_profile import BLOCK_HEADER
 
 # W3C baggage: a value may hold printable ASCII except space, '"', ',', ';' and '\'. '%' starts an
 # escape and '=' splits key from value in the OpenTelemetry parsers, so both are escaped as well.
@@ -123,15 +114,6 @@ def profile_env_block(env, shell):
     return BLOCK_HEADER + "\n" + profile_env_lines(env, shell)
 
 
-def profile_plan(content, body, state="present", path=None, created_dirs=None, name=NAME):
-    """Plan the edit of one shell profile (module_utils/shell_profile.py plan()); never raises for
-    the file's content. Returns {text, error, remove_dirs}: see that function."""
-    try:
-        return _plan(content, body, state, path, created_dirs, name)
-    except ProfileError as exc:
-        raise AnsibleFilterError("%s" % exc) from None
-
-
 def profile_spec(shell, files, env, create_shells=None):
     """One entry of the shell_profiles module for a shell: its profile (relative to the home),
     the block's body for that shell, and whether to create the profile when it is missing."""
@@ -140,14 +122,6 @@ def profile_spec(shell, files, env, create_shells=None):
             "profile_spec: no profile file is known for the shell %r; add it to client_shell_profile_files" % (shell,)
         )
     return {"path": files[shell], "body": profile_env_block(env or {}, shell), "create": shell in (create_shells or [])}
-
-
-def profile_block(content, block, state="present", name=NAME):
-    """profile_plan's text, raising on stray or duplicated markers (for callers without a path)."""
-    plan = profile_plan(content, block, state, name=name)
-    if plan["error"]:
-        raise AnsibleFilterError(plan["error"])
-    return plan["text"]
 
 
 _SHELLS = ("bash", "zsh", "fish")
@@ -232,12 +206,8 @@ class FilterModule(object):
             "otel_pct_encode": otel_pct_encode,
             "otel_key_values": otel_key_values,
             "otel_headers": otel_headers,
-            "profile_block": profile_block,
-            "profile_plan": profile_plan,
             "profile_spec": profile_spec,
             "profile_env_lines": profile_env_lines,
             "profile_env_block": profile_env_block,
-            "path_problem": path_problem,
             "client_problems": client_problems,
-            "parent_dirs": parent_dirs,
         }

@@ -3,8 +3,8 @@
 # Copyright: claude_code.observability maintainers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The reversible managed block of a shell profile: planned the same way by the client role's
-filters (on the controller) and the shell_profiles module (on the host)."""
+"""The reversible managed block of a shell profile, as the shell_profiles module plans and writes it
+on the host; the client role's filters build its body with the same header."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -80,7 +80,7 @@ def plan(content, body, state="present", path=None, created_dirs=None, name=NAME
     """
     result = {"text": content, "error": None, "remove_dirs": []}
     if state not in ("present", "absent"):
-        raise ProfileError("profile_plan: state must be present or absent, not %r" % state)
+        raise ProfileError("plan: state must be present or absent, not %r" % state)
     begin, end = _markers(name)
     created = False
     dirs = []
@@ -120,7 +120,7 @@ def plan(content, body, state="present", path=None, created_dirs=None, name=NAME
         dirs = [to_text(d) for d in (created_dirs or [])]
     for directory in dirs:
         if " " in directory or "\n" in directory:
-            raise ProfileError("profile_plan: directory %r cannot be recorded (space or line break)" % directory)
+            raise ProfileError("plan: directory %r cannot be recorded (space or line break)" % directory)
     text = to_text(body)
     if text and not text.endswith("\n"):
         text += "\n"

@@ -80,111 +80,15 @@ def test_env_lines_are_valid_shell_for_each_shell(tmp_path):
         otel_env.profile_env_lines(env, "tcsh")
 
 
-BLOCK = "export A=1\n"
-
-
-@pytest.mark.parametrize(
-    "original",
-    [
-        "# my bashrc\nalias ll='ls -l'\n",
-        "# no newline at the end",
-        "",
-        "line\n\n\n",
-    ],
-)
-def test_profile_block_removal_restores_exact_text(original):
-    added = otel_env.profile_block(original, BLOCK)
-    assert BLOCK in added and added.startswith(original)
-    assert otel_env.profile_block(added, BLOCK) == added, "not idempotent"
-    changed = otel_env.profile_block(added, "export A=2\n")
-    assert "export A=2" in changed and "export A=1" not in changed
-    assert otel_env.profile_block(changed, BLOCK, "absent") == original
-    assert otel_env.profile_block(original, BLOCK, "absent") == original
-
-
-def test_profile_block_keeps_lines_added_after_it():
-    added = otel_env.profile_block("top\n", BLOCK) + "later\n"
-    assert otel_env.profile_block(added, BLOCK, "absent") == "top\nlater\n"
-
-
-def test_profile_block_created_file_goes_away():
-    created = otel_env.profile_block(None, BLOCK)
-    assert shell_profile.CREATED_LINE in created
-    assert otel_env.profile_block(otel_env.profile_block(created, "export B=1\n"), BLOCK, "absent") is None
-    # ...unless the user put something of their own in it since.
-    assert otel_env.profile_block(created + "mine\n", BLOCK, "absent") == "mine\n"
-    assert otel_env.profile_block(None, BLOCK, "absent") is None
-
-
-def test_parent_dirs():
-    assert otel_env.parent_dirs(".config/fish/config.fish") == [".config", ".config/fish"]
-    assert otel_env.parent_dirs(".bashrc") == []
-
-
 def test_block_body_puts_every_export_on_its_own_line(tmp_path):
     body = otel_env.profile_env_block({"CLAUDE_CODE_ENABLE_TELEMETRY": "1", "B": "x y"}, "bash")
     lines = body.splitlines()
     assert lines[0].startswith("# ") and "\\n" not in body
     assert lines[1] == "export CLAUDE_CODE_ENABLE_TELEMETRY=1"
     script = tmp_path / "rc"
-    script.write_text(otel_env.profile_block("", body) + 'printf "%s|%s" "$CLAUDE_CODE_ENABLE_TELEMETRY" "$B"\n')
+    script.write_text(shell_profile.plan("", body)["text"] + 'printf "%s|%s" "$CLAUDE_CODE_ENABLE_TELEMETRY" "$B"\n')
     out = subprocess.run(["bash", str(script)], capture_output=True, text=True, check=True).stdout
     assert out == "1|x y"
-
-
-BEGIN = "# >>> claude_code.observability (managed by Ansible) >>>"
-END = "# <<< claude_code.observability <<<"
-
-
-@pytest.mark.parametrize(
-    ("text", "words"),
-    [
-        (f"a\n{BEGIN}\nexport PATH=/x:$PATH\n", ["begin marker", "line 2", "no end marker"]),
-        (f"a\n{END}\n", ["end marker", "line 2", "no begin marker"]),
-        (f"{BEGIN}\n{END}\n{BEGIN}\n{END}\n", ["more than one", "lines 1, 2, 3, 4"]),
-        (f"{END}\n{BEGIN}\n", ["before its begin marker"]),
-        ("# >>> claude_code.observability >>>\nexport PATH=/x\n", ["begin marker", "line 1"]),
-    ],
-)
-def test_stray_or_duplicated_markers_are_refused(text, words):
-    for state in ("present", "absent"):
-        plan = otel_env.profile_plan(text, BLOCK, state, "/home/a/.bashrc")
-        assert plan["text"] == text
-        for word in words + ["/home/a/.bashrc", "left untouched", "To fix"]:
-            assert word in plan["error"], (word, plan["error"])
-    with pytest.raises(AnsibleFilterError, match="begin marker|end marker|more than one"):
-        otel_env.profile_block(text, BLOCK, "absent")
-
-
-def test_created_directories_are_recorded_in_the_block_and_only_they_go():
-    plan = otel_env.profile_plan(None, BLOCK, "present", "/h/.config/fish/config.fish", [".config/fish"])
-    assert shell_profile.DIRS_PREFIX + ".config/fish\n" in plan["text"]
-    gone = otel_env.profile_plan(plan["text"], BLOCK, "absent")
-    assert gone["text"] is None and gone["remove_dirs"] == [".config/fish"]
-    again = otel_env.profile_plan(plan["text"], "export A=2\n", "present")
-    assert shell_profile.DIRS_PREFIX + ".config/fish\n" in again["text"]
-    # An existing file was not created by the block: nothing to remove but the block.
-    kept = otel_env.profile_plan(otel_env.profile_plan("mine\n", BLOCK)["text"], BLOCK, "absent")
-    assert kept == {"text": "mine\n", "error": None, "remove_dirs": []}
-
-
-def _stat(**kw):
-    base = {"exists": True, "isreg": True, "islnk": False, "wusr": True, "wgrp": False, "woth": False, "mode": "0644"}
-    base.update(kw)
-    return base
-
-
-def test_path_problems():
-    assert otel_env.path_problem(_stat(), path="/h/.bashrc") == ""
-    ro = otel_env.path_problem(_stat(wusr=False, mode="0444"), path="/h/.bashrc")
-    assert "/h/.bashrc is read-only (mode 0444)" in ro and "chmod u+w /h/.bashrc" in ro
-    home = {"exists": True, "path": "/h", "wusr": False, "wgrp": False, "woth": False, "mode": "0555"}
-    msg = otel_env.path_problem({"exists": False}, {"exists": False}, home, "/h/.zshrc")
-    assert "/h is read-only" in msg and "chmod u+w /h" in msg
-    link = _stat(islnk=True, isreg=False, lnk_source="/h/dots/bashrc")
-    assert otel_env.path_problem(link, path="/h/.bashrc", readable=True) == ""
-    assert "/h/dots/bashrc, which does not exist" in otel_env.path_problem(link, path="/h/.bashrc", readable=False)
-    assert "not a regular file" in otel_env.path_problem(_stat(isreg=False, isdir=True), path="/h/.bashrc")
 
 
 @pytest.mark.parametrize(
