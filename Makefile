@@ -63,6 +63,7 @@ lint: venv-test
 	$(TEST_BIN)/ruff check .
 	$(TEST_BIN)/ruff format --check .
 	$(TEST_BIN)/ansible-lint --profile production --strict
+	$(TEST_BIN)/antsibull-changelog lint
 
 sanity: venv-test
 	PATH="$(CURDIR)/$(TEST_BIN):$$PATH" tests/sanity.sh

@@ -11,11 +11,76 @@ import tarfile
 from pathlib import Path
 
 import pytest
+import yaml
 from helpers import deploy
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 CACHES = (".ansible/collections/junk.txt", ".pytest_cache/v/cache/lastfailed", ".ruff_cache/0.1/x", "__pycache__/x.pyc")
+# What users run and read: each of these must be in the tarball.
+SHIPPED = (
+    "README.md",
+    "COPYING",
+    "CHANGELOG.rst",
+    "changelogs/changelog.yaml",
+    "meta/runtime.yml",
+    "site.yml",
+    "client.yml",
+    "k8s.yml",
+    "ansible.cfg",
+    "requirements.txt",
+    "inventories/local/hosts.yml",
+    "inventories/example/hosts.yml",
+    "playbooks/backup.yml",
+    "playbooks/restore.yml",
+    "playbooks/report.yml",
+    "playbooks/status.yml",
+    "playbooks/verify.yml",
+    "roles/stack/tasks/main.yml",
+    "roles/client/tasks/main.yml",
+    "plugins/filter/stack_placement.py",
+    "plugins/filter/stack_placement.yml",
+    "plugins/modules/project_files.py",
+    "plugins/module_utils/files.py",
+    "docs/components.md",
+)
+# Top-level entries of the tarball: anything else is a file nobody decided to ship.
+TOP_LEVEL = {
+    "MANIFEST.json",
+    "FILES.json",
+    "README.md",
+    "COPYING",
+    "CHANGELOG.rst",
+    "ansible.cfg",
+    "requirements.txt",
+    "site.yml",
+    "client.yml",
+    "k8s.yml",
+    "changelogs",
+    "docs",
+    "inventories",
+    "meta",
+    "playbooks",
+    "plugins",
+    "roles",
+}
+# Files and directories that only develop or test the collection.
+DEVELOPMENT = (
+    "tests",
+    "molecule",
+    "benchmarks",
+    ".ci",
+    "Makefile",
+    "pyproject.toml",
+    "requirements-test.txt",
+    ".ansible-lint",
+    ".gitignore",
+    "docs/testing.md",
+    "changelogs/fragments",
+    "changelogs/.plugin-cache.yaml",
+    "collections",
+    ".venv-test",
+)
 
 pytestmark = pytest.mark.testbed
 
@@ -62,6 +127,29 @@ def test_the_built_tarball_leaves_out_caches(built):
     assert not [n for n in names if "__pycache__" in n]
     manifest = json.loads(tarfile.open(tarball).extractfile("MANIFEST.json").read())
     assert "kubernetes.core" in manifest["collection_info"]["dependencies"]
+
+
+def test_the_built_tarball_holds_what_users_need_and_no_development_file(built):
+    tmp, tarball = built
+    src = tmp / "src"
+    with tarfile.open(tarball) as tar:
+        names = set(tar.getnames())
+        manifest = json.loads(tar.extractfile("MANIFEST.json").read())
+    galaxy = yaml.safe_load((ROOT / "galaxy.yml").read_text())
+    assert manifest["collection_info"]["version"] == galaxy["version"]
+    assert not [f for f in SHIPPED if f not in names], sorted(f for f in SHIPPED if f not in names)
+    # Every role and every plugin of the checkout, whole.
+    for tree in ("roles", "plugins"):
+        files = {str(f.relative_to(src)) for f in (src / tree).rglob("*") if f.is_file()}
+        files = {f for f in files if "__pycache__" not in f}
+        assert files and not files - names, sorted(files - names)[:10]
+    # The development files are in the checkout the tarball was built from, and not in the tarball.
+    present = [d for d in DEVELOPMENT if (src / d).exists()]
+    assert {"tests", "Makefile", "pyproject.toml", "requirements-test.txt"} <= set(present), present
+    leaked = sorted(n for n in names for d in DEVELOPMENT if n == d or n.startswith(d + "/"))
+    assert not leaked, leaked[:10]
+    unknown = sorted({n.split("/")[0] for n in names} - TOP_LEVEL)
+    assert not unknown, f"not in TOP_LEVEL (ship it there, or add it to build_ignore in galaxy.yml): {unknown}"
 
 
 def _clean_env(collections: Path) -> dict:
