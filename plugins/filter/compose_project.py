@@ -56,13 +56,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
 import re
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common._collections_compat import Mapping, Sequence
 from ansible.module_utils.six import string_types
 from ansible.module_utils.six.moves import shlex_quote
+from ansible_collections.claude_code.observability.plugins.plugin_utils.compose import compose_not_up, ps_entries
 
 SECTIONS = (("services", "service"), ("volumes", "volume"))
 
@@ -205,7 +205,7 @@ def _address(hexaddr):
 def _own_ports(own):
     """Host ports the project's running containers publish (docker compose ps --format json)."""
     ports = set()
-    for entry in _ps_entries(own):
+    for entry in ps_entries(own):
         for publisher in entry.get("Publishers") or []:
             if isinstance(publisher, Mapping) and publisher.get("PublishedPort"):
                 ports.add(int(publisher["PublishedPort"]))
@@ -300,32 +300,6 @@ def _refused(result):
 def _names_image(msg, image):
     """Whether the message names the image as a whole word (not inside a container name)."""
     return re.search(r"(?<![\w./:@-])%s(?![\w./@-]|:\w)" % re.escape(image), msg) is not None
-
-
-def _ps_entries(ps):
-    """The services of ``docker compose ps --format json`` (one JSON object per line, or one list)."""
-    entries = []
-    for raw in ("%s" % (ps or "")).splitlines():
-        if not raw.strip():
-            continue
-        try:
-            parsed = json.loads(raw)
-        except ValueError:
-            continue
-        entries.extend(parsed if isinstance(parsed, list) else [parsed])
-    return [e for e in entries if isinstance(e, Mapping)]
-
-
-def compose_not_up(ps):
-    """Services of the project that are not running, or running but not healthy."""
-    down = []
-    for entry in _ps_entries(ps):
-        service = entry.get("Service") or entry.get("Name")
-        state = (entry.get("State") or "").lower()
-        health = (entry.get("Health") or "").lower()
-        if service and (state != "running" or health in ("unhealthy", "starting")) and service not in down:
-            down.append(service)
-    return down
 
 
 def compose_suspects(ps, result=None, project=""):
@@ -481,7 +455,6 @@ class FilterModule(object):
             "compose_failure": compose_failure,
             "compose_external_volumes": compose_external_volumes,
             "compose_port_conflicts": compose_port_conflicts,
-            "compose_not_up": compose_not_up,
             "compose_suspects": compose_suspects,
             "config_check": config_check,
             "project_entries": project_entries,

@@ -8,9 +8,6 @@ component roles published into endpoints.json (docs/components.md, "Probes").
 
 probe_request(probe, kind, session, trace)
                                      the request of a probe's `last`, `find` or `health`
-probe_pick(data, path)               a dotted path into a JSON answer ("data.result.0.value.1";
-                                     "[]" after a key flattens a list: "data.result[].values[]")
-probe_last(answer, probe)            the newest data point a `last` answer holds, as UTC text, or ""
 probe_found(answer, probe, value)    whether a `find` answer holds exactly one match (and its value)
 probe_health_line(result)            status.yml's line for one `health` answer (a uri loop result)
 probe_last_line(result)              status.yml's line for one `last` answer
@@ -28,47 +25,17 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
-import datetime
 import json
 
 from ansible.errors import AnsibleFilterError
-from ansible.module_utils.common._collections_compat import Mapping, Sequence
-from ansible.module_utils.six import string_types
+from ansible.module_utils.common._collections_compat import Mapping
+from ansible_collections.claude_code.observability.plugins.plugin_utils.probes import probe_last, probe_pick
 
 # Stands for verify's session id in a probe's path or body; survives URL
 # encoding unchanged.
 SESSION = "__session__"
 TRACE = "__trace__"
 KINDS = ("last", "find", "health")
-
-
-def probe_pick(data, path):
-    """The value at a dotted path; a list when the path flattens; None when absent."""
-    values = [data]
-    flattened = False
-    for part in [p for p in str(path).split(".") if p]:
-        flat = part.endswith("[]")
-        key = part[:-2] if flat else part
-        picked = []
-        for node in values:
-            if isinstance(node, Mapping) and key in node:
-                value = node[key]
-            elif isinstance(node, Sequence) and not isinstance(node, string_types) and key.isdigit():
-                if int(key) >= len(node):
-                    continue
-                value = node[int(key)]
-            else:
-                continue
-            if flat:
-                if isinstance(value, Sequence) and not isinstance(value, string_types):
-                    picked.extend(value)
-            else:
-                picked.append(value)
-        values = picked
-        flattened = flattened or flat
-    if flattened:
-        return values
-    return values[0] if values else None
 
 
 def probe_request(probe, kind, session="", trace=""):
@@ -91,25 +58,6 @@ def probe_request(probe, kind, session="", trace=""):
         "body": body,
         "status": list(spec.get("status", [200])),
     }
-
-
-def probe_last(answer, probe):
-    """The newest data point of a `last` answer, as 'YYYY-MM-DD HH:MM:SS UTC', or ''."""
-    spec = (probe or {}).get("last") or {}
-    value = probe_pick(answer or {}, spec.get("pick", ""))
-    if isinstance(value, list):
-        value = value[0] if value else None
-    if value in (None, "", 0, "0"):
-        return ""
-    unit = spec.get("unit", "s")
-    if unit == "iso":
-        return str(value)
-    try:
-        seconds = float(value) / (1e9 if unit == "ns" else 1.0)
-    except (TypeError, ValueError):
-        raise AnsibleFilterError("probe_last: %r at %s is not a time in %s" % (value, spec.get("pick"), unit)) from None
-    moment = datetime.datetime(1970, 1, 1) + datetime.timedelta(seconds=seconds)
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def probe_found(answer, probe, value=None, tolerance=1e-9):
@@ -209,8 +157,6 @@ class FilterModule(object):
     def filters(self):
         return {
             "probe_request": probe_request,
-            "probe_pick": probe_pick,
-            "probe_last": probe_last,
             "probe_found": probe_found,
             "probe_logins": probe_logins,
             "probe_host_endpoints": probe_host_endpoints,

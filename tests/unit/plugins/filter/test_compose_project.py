@@ -15,6 +15,7 @@ sys.path.insert(0, str(ROOT / "collections"))
 
 from ansible.errors import AnsibleFilterError  # noqa: E402
 from ansible_collections.claude_code.observability.plugins.filter import compose_project as cp  # noqa: E402
+from ansible_collections.claude_code.observability.plugins.plugin_utils import compose  # noqa: E402
 
 pytestmark = pytest.mark.unit
 
@@ -214,8 +215,8 @@ def test_services_not_up_are_the_stopped_restarting_and_unhealthy_ones():
             {"Service": "opensearch", "State": "running", "Health": "healthy"},
         )
     )
-    assert cp.compose_not_up(ps) == ["prometheus", "grafana", "loki"]
-    assert cp.compose_not_up("") == []
+    assert compose.compose_not_up(ps) == ["prometheus", "grafana", "loki"]
+    assert compose.compose_not_up("") == []
 
 
 def test_a_failed_start_quotes_the_service_s_error_lines_and_says_what_was_done():

@@ -21,12 +21,13 @@ sys.path.insert(0, str(ROOT / "collections"))
 
 from ansible.errors import AnsibleFilterError  # noqa: E402
 from ansible_collections.claude_code.observability.plugins.filter import cost_report as cr  # noqa: E402
+from ansible_collections.claude_code.observability.plugins.plugin_utils import cost_report as texts  # noqa: E402
 
 pytestmark = pytest.mark.unit
 
 NOW = 1764633600.0  # 2025-12-02T00:00:00Z
 ODD = 'lab, "north"|x\nline2'
-COST, TOKENS, SESSIONS = cr.COST, cr.TOKENS, cr.SESSIONS
+COST, TOKENS, SESSIONS = texts.COST, texts.TOKENS, texts.SESSIONS
 ALL_LABELS = {
     COST: ["__name__", "model", "project", "user_id"],
     TOKENS: ["__name__", "kind", "model", "project", "user_id"],
@@ -256,7 +257,7 @@ def test_a_measure_whose_metric_lacks_the_label_is_left_out_with_a_note():
     assert t["measures"] == ["cost", "tokens"]
     assert [r["value"] for r in t["rows"]] == ["opus", "haiku"]
     assert t["notes"] == ["claude_code_session_count has no model label: sessions are not broken down by model"]
-    assert "sessions" not in cr.cost_report_csv(t).splitlines()[0]
+    assert "sessions" not in texts.cost_report_csv(t).splitlines()[0]
     # Without the label names (or while the metric has none yet) every measure stays.
     assert table(result, "model", names={})["measures"] == ["cost", "sessions", "tokens"]
 
@@ -264,12 +265,12 @@ def test_a_measure_whose_metric_lacks_the_label_is_left_out_with_a_note():
 def test_empty_result_gives_a_table_of_zero_totals():
     t = table([])
     assert t["rows"] == [] and t["total"]["cost"] == 0.0 and t["total"]["tokens"] == 0.0
-    text = cr.cost_report_csv(t)
+    text = texts.cost_report_csv(t)
     assert text.splitlines() == [
         "user_id,cost_usd,sessions,tokens,tokens_input,tokens_output,tokens_cacheRead,tokens_cacheCreation",
         "Total,0.0,0,0,0,0,0,0",
     ]
-    md = cr.cost_report_markdown([t], meta())
+    md = texts.cost_report_markdown([t], meta())
     assert "| **Total** | **0.00** | **0** | **0** | **0** | **0** | **0** | **0** |" in md
     assert "Total: 0.00 USD, 0 tokens, 0 sessions" in md
     assert cr.cost_report_terminal([t], meta())[-1].split() == ["Total", "0.00"] + ["0"] * 6
@@ -292,7 +293,7 @@ def test_answers_are_checked():
 
 def test_csv_keeps_exact_values_and_quotes_odd_label_values():
     result = [*BY_USER, sample("cost", "0.30000000000000004", user_id="cy")]
-    text = cr.cost_report_csv(table(result))
+    text = texts.cost_report_csv(table(result))
     rows = list(csv.reader(io.StringIO(text, newline="")))
     assert rows[0] == [
         "user_id",
@@ -324,14 +325,14 @@ def test_csv_keeps_exact_values_and_quotes_odd_label_values():
 
 @pytest.mark.parametrize("value", ["a,b", 'say "hi"', "two\nlines", "cr\r\nlf", " lead", "=1+2", ""])
 def test_csv_round_trips_any_label_value(value):
-    text = cr.cost_report_csv(table([sample("cost", "1", user_id=value)]))
+    text = texts.cost_report_csv(table([sample("cost", "1", user_id=value)]))
     rows = list(csv.reader(io.StringIO(text, newline="")))
     assert rows[1][0] == value and len(rows) == 3
 
 
 def test_markdown_escapes_pipes_and_marks_no_label_and_total():
     result = [*BY_USER, sample("cost", "0.004", user_id="a_b*c`d[e]<f>#"), sample("cost", "0.016")]
-    md = cr.cost_report_markdown([table(result)], meta())
+    md = texts.cost_report_markdown([table(result)], meta())
     lines = md.splitlines()
     assert "| user_id | cost USD | sessions | tokens | input | output | cacheRead | cacheCreation | thinking |" in lines
     assert '| lab, "north"\\|x<br>line2 | 1.25 | 1 | 7 | 0 | 0 | 0 | 7 | 0 |' in lines
@@ -346,8 +347,8 @@ def test_markdown_escapes_pipes_and_marks_no_label_and_total():
 
 
 def test_money_is_rounded_to_cents_for_people_and_counts_are_whole():
-    assert cr.money_text(1234.5678) == "1,234.57" and cr.money_text(0.004) == "0.00"
-    assert cr.count_text(1234567.0) == "1,234,567" and cr.count_text(2.5) == "2.50"
+    assert texts.money_text(1234.5678) == "1,234.57" and texts.money_text(0.004) == "0.00"
+    assert texts.count_text(1234567.0) == "1,234,567" and texts.count_text(2.5) == "2.50"
 
 
 def test_terminal_tables_align_and_escape_control_characters():
@@ -379,7 +380,7 @@ def test_files_are_the_markdown_and_one_csv_per_breakdown():
     tables = [table(), table([], "project")]
     files = cr.cost_report_files(tables, meta())
     assert [f["name"] for f in files] == ["report.md", "by-user_id.csv", "by-project.csv"]
-    assert files[1]["content"] == cr.cost_report_csv(tables[0])
+    assert files[1]["content"] == texts.cost_report_csv(tables[0])
     assert "## By `project`" in files[0]["content"]
 
 

@@ -14,6 +14,7 @@ sys.path.insert(0, str(ROOT / "collections"))
 
 from ansible.errors import AnsibleFilterError  # noqa: E402
 from ansible_collections.claude_code.observability.plugins.filter import ops_probes as op  # noqa: E402
+from ansible_collections.claude_code.observability.plugins.plugin_utils import probes  # noqa: E402
 
 pytestmark = pytest.mark.unit
 
@@ -57,15 +58,15 @@ LOKI_ANSWER = {
 
 
 def test_a_dotted_path_picks_indexes_keys_and_flattens():
-    assert op.probe_pick({"data": {"result": [{"value": [1, "0.5"]}]}}, "data.result.0.value.1") == "0.5"
-    assert op.probe_pick(LOKI_ANSWER, "data.result[].values[]") == [
+    assert probes.probe_pick({"data": {"result": [{"value": [1, "0.5"]}]}}, "data.result.0.value.1") == "0.5"
+    assert probes.probe_pick(LOKI_ANSWER, "data.result[].values[]") == [
         ["1764680000000000000", "x"],
         ["1764680001000000000", "y"],
         ["1764680002000000000", "z"],
     ]
-    assert op.probe_pick({"hits": {"hits": []}}, "hits.hits.0._source") is None
-    assert op.probe_pick({"a": {"@timestamp": "t"}}, "a.@timestamp") == "t"
-    assert op.probe_pick({"data": {"result": []}}, "data.result[].values[]") == []
+    assert probes.probe_pick({"hits": {"hits": []}}, "hits.hits.0._source") is None
+    assert probes.probe_pick({"a": {"@timestamp": "t"}}, "a.@timestamp") == "t"
+    assert probes.probe_pick({"data": {"result": []}}, "data.result[].values[]") == []
 
 
 def test_a_request_carries_the_session_and_trace_ids_and_the_expected_answers():
@@ -98,14 +99,14 @@ def test_a_probe_without_the_request_asked_for_is_named(probe, kind, message):
 
 def test_the_newest_data_point_reads_in_every_unit():
     prom = {"data": {"result": [{"value": [1, "1764680000.123"]}]}}
-    assert op.probe_last(prom, PROMETHEUS) == "2025-12-02 12:53:20 UTC"
+    assert probes.probe_last(prom, PROMETHEUS) == "2025-12-02 12:53:20 UTC"
     loki = {"title": "Loki", "last": {"pick": "data.result.0.values.0.0", "unit": "ns"}}
-    assert op.probe_last(LOKI_ANSWER, loki) == "2025-12-02 12:53:20 UTC"
+    assert probes.probe_last(LOKI_ANSWER, loki) == "2025-12-02 12:53:20 UTC"
     opensearch = {"hits": {"hits": [{"_source": {"@timestamp": "2026-12-02T10:00:00.000Z"}}]}}
-    assert op.probe_last(opensearch, OPENSEARCH) == "2026-12-02T10:00:00.000Z"
-    assert op.probe_last({"data": {"result": []}}, PROMETHEUS) == ""
+    assert probes.probe_last(opensearch, OPENSEARCH) == "2026-12-02T10:00:00.000Z"
+    assert probes.probe_last({"data": {"result": []}}, PROMETHEUS) == ""
     with pytest.raises(AnsibleFilterError, match="is not a time in s"):
-        op.probe_last({"data": {"result": [{"value": [1, "soon"]}]}}, PROMETHEUS)
+        probes.probe_last({"data": {"result": [{"value": [1, "soon"]}]}}, PROMETHEUS)
 
 
 def test_verify_finds_exactly_one_match_with_the_cost_sent():

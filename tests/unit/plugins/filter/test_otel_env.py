@@ -15,6 +15,7 @@ sys.path.insert(0, str(ROOT / "collections"))
 from ansible.errors import AnsibleFilterError  # noqa: E402
 from ansible_collections.claude_code.observability.plugins.filter import otel_env  # noqa: E402
 from ansible_collections.claude_code.observability.plugins.module_utils import shell_profile  # noqa: E402
+from ansible_collections.claude_code.observability.plugins.plugin_utils import client_env  # noqa: E402
 
 
 def test_plain_values_are_left_readable():
@@ -33,7 +34,7 @@ def test_plain_values_are_left_readable():
     ],
 )
 def test_special_characters_are_percent_encoded(value, encoded):
-    assert otel_env.otel_pct_encode(value) == encoded
+    assert client_env.otel_pct_encode(value) == encoded
     assert urllib.parse.unquote(encoded) == value
 
 
@@ -66,22 +67,22 @@ def test_headers_are_raw_and_refuse_commas():
 
 def test_env_lines_are_valid_shell_for_each_shell(tmp_path):
     env = {"A": "plain", "B": "it's a $HOME `x` \\ test", "C": "k=v,x=y"}
-    posix = otel_env.profile_env_lines(env, "bash")
+    posix = client_env.profile_env_lines(env, "bash")
     script = tmp_path / "env.sh"
     script.write_text(posix + 'printf "%s|%s|%s" "$A" "$B" "$C"\n')
     out = subprocess.run(["bash", str(script)], capture_output=True, text=True, check=True).stdout
     assert out == "plain|it's a $HOME `x` \\ test|k=v,x=y"
-    fish = otel_env.profile_env_lines(env, "fish")
+    fish = client_env.profile_env_lines(env, "fish")
     assert fish.splitlines()[0] == "set -gx A 'plain'"
     assert fish.splitlines()[1] == "set -gx B 'it\\'s a $HOME `x` \\\\ test'"
     with pytest.raises(AnsibleFilterError):
-        otel_env.profile_env_lines({"1BAD": "x"}, "bash")
+        client_env.profile_env_lines({"1BAD": "x"}, "bash")
     with pytest.raises(AnsibleFilterError):
-        otel_env.profile_env_lines(env, "tcsh")
+        client_env.profile_env_lines(env, "tcsh")
 
 
 def test_block_body_puts_every_export_on_its_own_line(tmp_path):
-    body = otel_env.profile_env_block({"CLAUDE_CODE_ENABLE_TELEMETRY": "1", "B": "x y"}, "bash")
+    body = client_env.profile_env_block({"CLAUDE_CODE_ENABLE_TELEMETRY": "1", "B": "x y"}, "bash")
     lines = body.splitlines()
     assert lines[0].startswith("# ") and "\\n" not in body
     assert lines[1] == "export CLAUDE_CODE_ENABLE_TELEMETRY=1"
@@ -142,7 +143,7 @@ def test_profile_spec_gives_the_profile_the_block_and_whether_to_create_it():
     spec = otel_env.profile_spec("fish", files, {"A": "1 2"}, ["bash"])
     assert spec == {
         "path": ".config/fish/config.fish",
-        "body": otel_env.profile_env_block({"A": "1 2"}, "fish"),
+        "body": client_env.profile_env_block({"A": "1 2"}, "fish"),
         "create": False,
     }
     assert "set -gx A '1 2'" in spec["body"]
