@@ -3,9 +3,22 @@
 # Copyright: claude_code.observability maintainers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The secret files of playbooks/backup.yml and restore.yml, found and copied in one module run each.
+"""What playbooks/backup.yml and restore.yml take of each component, and their secret files, found
+and copied in one module run each.
 
 Filters
+
+``backup_plan(services, manifest=None)``
+    What a backup of a host running ``services`` (the compose services of its
+    ``endpoints.json``) takes, from the ``backup`` key of each component's
+    ``meta/component.yml``: {files, volumes, snapshots, services}. With an
+    archive's ``manifest``, ``snapshots`` and ``services`` are those of the data
+    it holds (plugins/plugin_utils/backup.py).
+
+``backup_volumes(containers, volumes, project)``
+    ``containers``: ``docker inspect`` of the plan's volume services;
+    ``volumes``: the plan's ``volumes``. Returns the manifest's ``volumes``:
+    [{service, volume, path, file}] of the volumes the components name.
 
 ``backup_secrets(found, base, wanted)``
     ``found``: the ``files`` of one ``ansible.builtin.find`` under ``base``;
@@ -31,6 +44,8 @@ from collections.abc import Mapping, Sequence
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.six import string_types
+from ansible_collections.claude_code.observability.plugins.plugin_utils import backup
+from ansible_collections.claude_code.observability.plugins.plugin_utils.components import CatalogError, load_catalog
 
 
 def _absolute(value, what):
@@ -89,6 +104,27 @@ def backup_copies(secrets, src, dest, restore=False):
     return [{"path": d, "state": "directory", "mode": "0700"} for d in dirs] + files
 
 
+def backup_plan(services, manifest=None):
+    if manifest is not None and not isinstance(manifest, Mapping):
+        raise AnsibleFilterError("backup_plan expects the manifest of an archive, got %r" % (manifest,))
+    try:
+        return backup.plan(load_catalog(), services, manifest)
+    except (CatalogError, backup.BackupError) as exc:
+        raise AnsibleFilterError("backup_plan: %s" % exc) from None
+
+
+def backup_volumes(containers, volumes, project):
+    try:
+        return backup.volumes(containers, volumes, "%s" % project)
+    except (KeyError, TypeError, backup.BackupError) as exc:
+        raise AnsibleFilterError("backup_volumes: %s" % exc) from None
+
+
 class FilterModule(object):
     def filters(self):
-        return {"backup_secrets": backup_secrets, "backup_copies": backup_copies}
+        return {
+            "backup_plan": backup_plan,
+            "backup_volumes": backup_volumes,
+            "backup_secrets": backup_secrets,
+            "backup_copies": backup_copies,
+        }

@@ -42,8 +42,14 @@ KEYS = {
     "external",
     "optional",
     "secure",
+    "backup",
 }
 REQUIRED = ("name", "service", "port")
+# The snapshots playbooks/backup.yml and restore.yml know how to take and put
+# back, each with the keys its `snapshot` needs besides `type`. A component
+# whose data is neither is copied as its volumes are, stopped for the copy.
+SNAPSHOTS = {"prometheus": ("path",), "opensearch": ()}
+BACKUP_KEYS = ("volumes", "files", "snapshot")
 
 
 def plain(value):
@@ -100,6 +106,7 @@ def _check(record, path):
             )
         if not isinstance(secure["user"], dict) or not {"variable", "default"} <= set(secure["user"]):
             raise CatalogError("%s: secure.user must be {variable, default}" % path)
+    _check_backup(record.get("backup"), path)
     out = dict(record)
     if optional is not None:
         out["optional"] = dict({"default": False}, **optional)
@@ -109,6 +116,39 @@ def _check(record, path):
     out.setdefault("needs", [])
     out["port"] = dict({"container": port["default"]}, **port)
     return out
+
+
+def _names(value):
+    return isinstance(value, list) and all(isinstance(item, str) and item for item in value)
+
+
+def _check_backup(backup, path):
+    """`backup`: false (or absent), or {volumes, files, snapshot} (docs/components.md, "Backups")."""
+    if backup is None or backup is False:
+        return
+    if not isinstance(backup, dict):
+        raise CatalogError("%s: backup must be false or {volumes, files, snapshot}" % path)
+    unknown = sorted(set(backup) - set(BACKUP_KEYS))
+    if unknown:
+        raise CatalogError(
+            "%s: unknown backup key(s) %s; known: %s" % (path, ", ".join(unknown), ", ".join(BACKUP_KEYS))
+        )
+    for key in ("volumes", "files"):
+        if key in backup and not _names(backup[key]):
+            raise CatalogError("%s: backup.%s must be a list of names" % (path, key))
+    for rel in backup.get("files", []):
+        if rel.startswith("/") or ".." in rel.split("/"):
+            raise CatalogError("%s: backup.files: %r is not a path inside the project directory" % (path, rel))
+    snapshot = backup.get("snapshot")
+    if snapshot is not None:
+        kind = snapshot.get("type") if isinstance(snapshot, dict) else None
+        if kind not in SNAPSHOTS:
+            raise CatalogError(
+                "%s: backup.snapshot must be {type, ...} with type one of %s" % (path, ", ".join(sorted(SNAPSHOTS)))
+            )
+        missing = [key for key in SNAPSHOTS[kind] if not isinstance(snapshot.get(key), str) or not snapshot[key]]
+        if missing:
+            raise CatalogError("%s: a %s snapshot needs %s" % (path, kind, ", ".join(missing)))
 
 
 def load_catalog(roles_dir=None):
