@@ -12,7 +12,7 @@ DOCUMENTATION = r"""
 ---
 module: claude_code_settings
 short_description: Set or take back keys in a Claude Code settings JSON file
-version_added: "0.1.0"
+version_added: "1.0.0"
 description:
   - Edits a Claude Code settings file (the user file C(~/.claude/settings.json), a project
     C(.claude/settings.json) or the organisation-managed C(managed-settings.json)).

@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: grafana_alert_rule_group
 short_description: Manage a Grafana-managed alert rule group through the alerting provisioning API
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Creates, updates or deletes an alert rule group of an existing Grafana through
     C(/api/v1/provisioning/folder/<folder_uid>/rule-groups/<name>), that is its evaluation interval and its rules.

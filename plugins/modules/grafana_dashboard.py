@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: grafana_dashboard
 short_description: Manage a Grafana dashboard through the HTTP API
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Creates, updates, moves or deletes a dashboard of an existing Grafana through C(/api/dashboards),
     from a dashboard JSON file (O(src)) or a dictionary (O(dashboard)).

@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: grafana_datasource
 short_description: Manage a Grafana data source through the HTTP API
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Creates, updates or deletes a data source of an existing Grafana through C(/api/datasources),
     for example the Prometheus and Loki data sources the Claude Code dashboards query.

@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: grafana_folder
 short_description: Manage a Grafana folder through the HTTP API
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Creates, renames, moves or deletes a folder of an existing Grafana through C(/api/folders), identified by
     its O(uid) so that links and dashboards keep pointing at it when the title changes.

@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: opensearch_component_template
 short_description: Manage an OpenSearch component template
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Creates, updates or deletes a component template through C(/_component_template/<name>).
   - Reads the template once and writes only when the desired definition differs from the stored one,

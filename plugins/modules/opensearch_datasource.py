@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: opensearch_datasource
 short_description: Manage a direct-query data source of the OpenSearch SQL plugin (for example Prometheus)
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Creates, updates or deletes a data source through C(/_plugins/_query/_datasources)
     (the SQL plugin must be installed), such as the Prometheus connection OpenSearch Dashboards

@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: opensearch_index
 short_description: Manage an OpenSearch index, its settings, mappings and aliases
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Creates an index with settings, mappings and aliases, or deletes it.
   - On an existing index, changes what OpenSearch can change in place, making one read and no write when

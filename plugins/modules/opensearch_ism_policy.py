@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: opensearch_ism_policy
 short_description: Manage an OpenSearch Index State Management (ISM) policy
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Creates, updates or deletes an ISM policy through C(/_plugins/_ism/policies/<policy_id>)
     (the index-management plugin must be installed).

@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: osd_saved_objects
 short_description: Import OpenSearch Dashboards saved objects (index patterns, visualizations, dashboards) idempotently
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Makes the saved objects of an export file (newline-delimited JSON, one object per line, as written by
     the saved objects export of OpenSearch Dashboards) exist in a workspace or in the default space.

@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: osd_workspace
 short_description: Manage an OpenSearch Dashboards workspace
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Creates, updates or deletes a workspace through the workspace API of OpenSearch Dashboards
     (C(/api/workspaces), OpenSearch Dashboards 2.18 or later with C(workspace.enabled=true)

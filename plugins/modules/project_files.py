@@ -12,7 +12,7 @@ DOCUMENTATION = r"""
 ---
 module: project_files
 short_description: Bring the directories and files of a compose project to the given state in one run
-version_added: "0.1.0"
+version_added: "1.0.0"
 description:
   - Makes directories, writes files and removes paths, in the order given, in one module run
     (one Python start on the host instead of one per file).

@@ -12,7 +12,7 @@ DOCUMENTATION = r"""
 ---
 module: shell_profiles
 short_description: Put a managed block into a user's shell profiles, or take it back out
-version_added: "0.1.0"
+version_added: "1.0.0"
 description:
   - Writes, replaces or removes the block between the C(claude_code.observability) marker lines in
     each of a user's shell profiles (C(~/.bashrc), C(~/.zshrc), C(~/.config/fish/config.fish)), in
