@@ -5,7 +5,7 @@ client-host image) reached with the community.docker.docker connection; the
 server side is not started (the client only needs its address). Prints one row
 per N: first run, second run (changed=0 expected), and per-host time.
 
-    .venv/bin/python benchmarks/client_rollout.py [--sizes 1 5 20] [--forks 10]
+    .venv-test/bin/python benchmarks/client_rollout.py [--sizes 1 5 20] [--forks 10]
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ Prints, for each: series per session and samples stored for a typical one-hour s
 collector and Prometheus RSS with 100 and 1,000 concurrent sessions, and the time from an export
 to a total that includes it (p50/p95).
 
-    tests/testbed/testbed.sh up && .venv/bin/python benchmarks/metrics_path.py [--probes 12]
+    tests/testbed/testbed.sh up && .venv-test/bin/python benchmarks/metrics_path.py [--probes 12]
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ the first one.
 Each interpreter runs with -S and the venv's site-packages on PYTHONPATH, so all of them load the same
 Ansible. Writes nothing.
 
-    .venv/bin/python benchmarks/python_interpreters.py [--repeat 10] [PYTHON ...]
+    .venv-test/bin/python benchmarks/python_interpreters.py [--repeat 10] [PYTHON ...]
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ Runs site.yml against this machine's Docker with the test bed's stand-in
 images (tests/testbed/testbed.sh up first). Prints a table; writes nothing
 outside a temporary directory and removes what it started.
 
-    .venv/bin/python benchmarks/stack_converge.py [--sessions 500]
+    .venv-test/bin/python benchmarks/stack_converge.py [--sessions 500]
 """
 
 from __future__ import annotations

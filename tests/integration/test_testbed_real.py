@@ -97,6 +97,6 @@ def test_opensearch_round_trip_and_plugins(opensearch):
     assert [h["_id"] for h in hits] == ["1"]
     plugins = procs.http_json(f"{opensearch}/_cat/plugins?format=json")
     components = {p["component"] for p in plugins}
-    # ISM and SQL plugin zips are not served by Maven Central here (see README, test bed);
+    # ISM and SQL plugin zips are not served by Maven Central here (see docs/testing.md, the test bed);
     # job-scheduler, which ISM builds on, is real and must be loaded.
     assert "opensearch-job-scheduler" in components, components
