@@ -302,12 +302,14 @@ def test_the_issue_values_from_the_command_line():
             "client_telemetry_enabled": "false",
             "client_include_session_id": "no",
             "client_otlp_port": "4318",
+            "client_targets": "shell_profiles",
             "client_otlp_endpoint": None,
         },
     )
     assert opts["client_log_user_prompts"] is False and opts["client_log_tool_details"] is False
     assert opts["client_telemetry_enabled"] is False and opts["client_include_session_id"] is False
     assert opts["client_otlp_port"] == 4318
+    assert opts["client_targets"] == ["shell_profiles"]  # its description allows one string
     assert opts["client_otlp_endpoint"] == ""
     assert opts["client_otlp_tls"] is None  # no default: the role derives it from the server
     collector = ro.role_options("claude_code.observability.otel_collector", {"otel_collector_store_prompts": "false"})
@@ -318,6 +320,14 @@ def test_the_issue_values_from_the_command_line():
 def test_a_role_without_a_spec_is_an_error():
     with pytest.raises(ValueError, match="not a role of this collection"):
         ro.role_options("no_such_role", {})
+
+
+def test_the_one_item_sentence_is_in_the_descriptions_that_rely_on_it():
+    one_item = sorted(name for name, opt in ro.load_options("client").items() if ro.ONE_ITEM in ro._description(opt))
+    assert one_item == ["client_targets", "client_users"]
+    assert ro.role_options("client", {"client_users": "anna"})["client_users"] == ["anna"]
+    for role in ("otel_collector", "stack"):
+        assert not [name for name, opt in ro.load_options(role).items() if ro.ONE_ITEM in ro._description(opt)]
 
 
 # --- the filter ----------------------------------------------------------------------------------
