@@ -64,7 +64,7 @@ class ActionModule(ActionBase):
         task_vars = task_vars or {}
         result = super(ActionModule, self).run(tmp, task_vars)
         del tmp
-        _, args = self.validate_argument_spec(argument_spec={"role": {"type": "str", "required": True}})
+        args = self.validate_argument_spec(argument_spec={"role": {"type": "str", "required": True}})[1]
         role = role_name(args["role"])
         try:
             options = load_options(role)

@@ -55,6 +55,7 @@ attributes:
     support: none
   platform:
     description: Runs on the controller.
+    support: full
     platforms: all
 notes:
   - A fact can be kept in a fact cache. The result of a run whose options hold a secret is censored, but the fact

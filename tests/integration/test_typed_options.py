@@ -71,7 +71,7 @@ def _variants():
                 values = [(str(number), number)]
             elif kind == "list":
                 assert name in LIST_ITEMS, f"{name}: add a list item it can hold to LIST_ITEMS"
-                item, _ = LIST_ITEMS[name]
+                item = LIST_ITEMS[name][0]
                 values = [(item, [item])]
             else:
                 continue
@@ -160,7 +160,7 @@ def renders(tmp_path_factory):
 
 
 def test_every_bool_int_and_list_option_is_walked():
-    walked = {(role, name) for _h, role, name, *_ in VARIANTS}
+    walked = {(variant[1], variant[2]) for variant in VARIANTS}
     for role in ("client", "otel_collector"):
         for name, spec in load_options(role).items():
             if spec.get("type") in ("bool", "int", "list"):
