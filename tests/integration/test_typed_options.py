@@ -1,0 +1,199 @@
+"""Every boolean, integer and list option of the client and otel_collector roles (read from their
+argument specs, so a new option is walked too) renders the same whether its value comes from the
+command line as text (-e name=false, -e name=0, -e name=4318) or typed from a vars file: the
+client's managed settings file byte for byte, the collector's config.yaml byte for byte, and what
+each role decided. A list given as a bare string is refused naming the option, unless its spec
+takes one string as a one-item list. Two playbook runs, one host per option value, no Docker."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "collections"))
+
+from ansible_collections.claude_code.observability.plugins.plugin_utils.role_options import (  # noqa: E402
+    ONE_ITEM,
+    load_options,
+)
+from client_playbook import run_playbook  # noqa: E402
+
+pytestmark = pytest.mark.slow(seconds=60)  # the conftest starts the longest first
+
+PLAYBOOK = "tests/integration/playbooks/typed_options_render.yml"
+# What the client hosts share: only the managed settings, under the run's own directory, and
+# nothing that waits on a network unless the option walked asks for it.
+CLIENT_BASE = {
+    "client_targets": ["managed_settings"],
+    "client_managed_settings_path": "{{ out }}/{{ inventory_hostname }}/managed-settings.json",
+    "client_otlp_ca_cert_path": "{{ out }}/{{ inventory_hostname }}/ca.pem",
+    "client_check_reachability": False,
+    "client_reachability_timeout": 1,
+}
+FALSE_SPELLINGS = ("false", "0", "no", "off", "False")
+# A list item each strict list can hold, with what it needs beside it.
+LIST_ITEMS = {
+    "client_targets": ("managed_settings", {}),
+    "client_users": ("root", {}),
+    "otel_collector_extra_hosts": ("host.docker.internal:host-gateway", {}),
+    "otel_collector_tls_sans": ("DNS:collector.example.org", {}),
+    "otel_collector_logs_exporters": (
+        "otlphttp/events",
+        {"otel_collector_exporters": {"otlphttp/events": {"endpoint": "http://events:4318"}}},
+    ),
+    "otel_collector_traces_exporters": (
+        "otlp/spans",
+        {"otel_collector_exporters": {"otlp/spans": {"endpoint": "spans:4317"}}},
+    ),
+}
+
+
+def _variants():
+    """(host, role, option, text as the command line gives it, the typed value, extra host vars)."""
+    out = []
+    for role in ("client", "otel_collector"):
+        for name, spec in load_options(role).items():
+            kind, default = spec.get("type"), spec.get("default")
+            if kind == "bool":
+                # A false value given as text is true to a template: that is what a role reading the
+                # variable as given gets wrong. Each option gets one, the spellings taking turns.
+                spelling = FALSE_SPELLINGS[len(out) % len(FALSE_SPELLINGS)]
+                values = [(spelling, False)]
+            elif kind == "int":
+                number = default + 1 if default else 4318
+                values = [(str(number), number)]
+            elif kind == "list":
+                assert name in LIST_ITEMS, f"{name}: add a list item it can hold to LIST_ITEMS"
+                item = LIST_ITEMS[name][0]
+                values = [(item, [item])]
+            else:
+                continue
+            extra = LIST_ITEMS.get(name, (None, {}))[1]
+            for index, (text, typed) in enumerate(values):
+                out.append((f"{name}.{index}", role, name, text, typed, extra))
+    return out
+
+
+VARIANTS = _variants()
+
+
+def _inventory(path: Path, server_dir: Path) -> Path:
+    clients = {}
+    collectors = {}
+    for host, role, name, _text, _typed, extra in VARIANTS:
+        host_vars = {name: "{{ walk_%s }}" % host.replace(".", "_"), **extra}
+        (clients if role == "client" else collectors)[host] = host_vars
+    path.write_text(
+        json.dumps(
+            {
+                "all": {
+                    "children": {
+                        "observability_servers": {"hosts": {"obs1": {"ansible_host": "127.0.0.1"}}},
+                        "client_variants": {"hosts": clients, "vars": CLIENT_BASE},
+                        "collector_variants": {"hosts": collectors},
+                    },
+                    "vars": {
+                        "ansible_connection": "local",
+                        "ansible_python_interpreter": sys.executable,
+                        "stack_project_dir": str(server_dir),
+                    },
+                }
+            }
+        )
+    )
+    return path
+
+
+def _outputs(run, out: Path) -> dict:
+    """Per host: what its debug task printed, and every file it wrote."""
+    got = {}
+    for play in run.data.get("plays", []):
+        for task in play.get("tasks", []):
+            for host, result in task.get("hosts", {}).items():
+                if task["task"]["name"].startswith("What it"):
+                    got.setdefault(host, {})["decided"] = json.loads(result["msg"])
+                elif result.get("failed") and not result.get("ignore_errors"):
+                    got.setdefault(host, {})["failed"] = result.get("msg", "")
+    for host, outputs in got.items():
+        folder = out / host
+        files = sorted(folder.rglob("*")) if folder.exists() else []
+        # The module's record next to the settings file names the directories it made: the run's own.
+        outputs["files"] = {
+            str(p.relative_to(folder)): p.read_bytes().replace(b"/%s/" % out.name.encode(), b"/<run>/")
+            for p in files
+            if p.is_file()
+        }
+    return got
+
+
+@pytest.fixture(scope="module")
+def renders(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("typed-options")
+    server = tmp / "server"
+    (server / "otel-collector" / "pki").mkdir(parents=True)
+    (server / "otel-collector" / "pki" / "ca.crt").write_text("-----BEGIN CERTIFICATE-----\nMIIB\n")
+    inventory = _inventory(tmp / "hosts.json", server)
+    runs, seconds = {}, {}
+    for form in ("cli", "typed"):
+        out = tmp / form
+        out.mkdir()
+        started = time.monotonic()
+        if form == "cli":  # each value as text, exactly as -e name=value gives it
+            args = [
+                a for _h, _r, _n, text, _t, _e in VARIANTS for a in ("-e", "walk_%s=%s" % (_h.replace(".", "_"), text))
+            ]
+            run = run_playbook(inventory, {"out": str(out)}, *args, playbook=PLAYBOOK, timeout=600)
+        else:
+            typed = {"walk_%s" % h.replace(".", "_"): value for h, _r, _n, _x, value, _e in VARIANTS}
+            run = run_playbook(inventory, {"out": str(out), **typed}, playbook=PLAYBOOK, timeout=600)
+        seconds[form] = time.monotonic() - started
+        runs[form] = (run, _outputs(run, out))
+    print("typed options render: %s" % ", ".join("%s %.1fs" % item for item in seconds.items()))
+    return runs
+
+
+def test_every_bool_int_and_list_option_is_walked():
+    walked = {(variant[1], variant[2]) for variant in VARIANTS}
+    for role in ("client", "otel_collector"):
+        for name, spec in load_options(role).items():
+            if spec.get("type") in ("bool", "int", "list"):
+                assert (role, name) in walked
+    assert len(walked) >= 35
+
+
+@pytest.mark.parametrize(("host", "role", "name", "text", "typed", "extra"), VARIANTS, ids=[v[0] for v in VARIANTS])
+def test_the_command_line_and_the_typed_value_render_the_same(renders, host, role, name, text, typed, extra):
+    (_cli_run, cli), (typed_run, typ) = renders["cli"], renders["typed"]
+    assert typed_run.rc == 0 and "failed" not in typ.get(host, {}), typed_run.explain()
+    spec = load_options(role)[name]
+    if spec["type"] == "list" and ONE_ITEM not in " ".join(spec.get("description") or []):
+        # A bare string is refused before anything is rendered, naming the option and the fix.
+        assert cli[host]["failed"].count(f"{name} must be a list; got the string {text!r}.") == 1, cli[host]
+        assert cli[host]["files"] == {}
+        return
+    assert "failed" not in cli[host], cli[host]["failed"]
+    assert cli[host]["files"] == typ[host]["files"]
+    # What each role decided; paths under the run's own directory differ by that directory only.
+    decided = json.dumps(cli[host]["decided"], sort_keys=True).replace("/cli/", "/<run>/")
+    assert decided == json.dumps(typ[host]["decided"], sort_keys=True).replace("/typed/", "/<run>/")
+    assert cli[host]["decided"]["opts"][name] == typed
+
+
+def test_false_on_the_command_line_is_false_in_what_is_written(renders):
+    _run, cli = renders["cli"]
+    env = json.loads(cli["client_log_user_prompts.0"]["files"]["managed-settings.json"])["env"]
+    assert env["OTEL_LOG_USER_PROMPTS"] == "0"
+    env = json.loads(cli["client_telemetry_enabled.0"]["files"]["managed-settings.json"])["env"]
+    assert env["CLAUDE_CODE_ENABLE_TELEMETRY"] == "0"
+    env = json.loads(cli["client_include_session_id.0"]["files"]["managed-settings.json"])["env"]
+    assert env["OTEL_METRICS_INCLUDE_SESSION_ID"] == "false"
+    config = yaml.safe_load(cli["otel_collector_store_prompts.0"]["decided"]["config"])
+    redacted = [a for a in config["processors"]["attributes/privacy"]["actions"] if a.get("value") == "<REDACTED>"]
+    assert len(redacted) == 7
