@@ -15,7 +15,7 @@ DOCUMENTATION = r"""
 ---
 module: role_options
 short_description: Check a role's options and set them, typed, as the fact C(<role>__opts)
-version_added: "0.1.0"
+version_added: "1.0.0"
 description:
   - The first task of a role of this collection. Reads the options of the role's C(main) entry point from its
     C(meta/argument_specs.yml), takes each one's value as the role sees it (defaults, inventory, role and include
