@@ -235,8 +235,8 @@ def _allowlist_statements(opts, ctx, key, named, common):
         unknown = "(%s == nil or (%s))" % (key, unknown)
     statements.append("%s where %s" % (_keep(kept, _allowed(opts, common)), unknown))
     statements += [
-        "replace_all_patterns(%s, \"value\", %s, %s)" % (attributes, _quoted(ANY_STRING), _quoted(REDACTED)),
-        "merge_maps(%s, %s, \"upsert\")" % (attributes, kept),
+        'replace_all_patterns(%s, "value", %s, %s)' % (attributes, _quoted(ANY_STRING), _quoted(REDACTED)),
+        'merge_maps(%s, %s, "upsert")' % (attributes, kept),
         "delete_key(%s.cache, %s)" % (ctx, _quoted(KEPT)),
     ]
     return statements

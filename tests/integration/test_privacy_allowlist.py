@@ -103,45 +103,33 @@ def _config(ports: dict, sink: str, switches: dict) -> str:
     return json.dumps(cfg)
 
 
+def _logs(resources: list[dict]) -> list[dict]:
+    return [rec for rl in resources for sl in rl.get("scopeLogs", []) for rec in sl.get("logRecords", [])]
+
+
+def _spans(resources: list[dict]) -> list[dict]:
+    return [span for rs in resources for ss in rs.get("scopeSpans", []) for span in ss.get("spans", [])]
+
+
 def exported(otelcol, switches: dict) -> tuple[list[dict], list[dict], list[str]]:
-    """Send everything through a real collector with `switches`; the records and spans its exporter sent."""
+    """Send everything through a real collector with `switches`; the records and spans its exporter sent, and
+    every string value of what it sent."""
     ports = {k: procs.free_port() for k in ("grpc", "http", "health", "telemetry")}
     payloads = _payloads()
-    want_logs = sum(len(r) for _s, p, r in _records(payloads, "logs"))
-    want_spans = sum(len(r) for _s, p, r in _records(payloads, "traces"))
+    want_logs = len(_logs([r for s, p in payloads if s == "logs" for r in p["resourceLogs"]]))
+    want_spans = len(_spans([r for s, p in payloads if s == "traces" for r in p["resourceSpans"]]))
     with client_otlp_sink.serve() as sink, otelcol(_config(ports, sink.url, switches), ports["health"]):
         for signal, payload in payloads:
             assert otlp.post(f"http://127.0.0.1:{ports['http']}", signal, payload) == 200
         sink.wait(
-            lambda s: (
-                sum(len(r) for _s, _p, r in _records([("logs", {"resourceLogs": s.resources("logs")})], "logs"))
-                >= want_logs
-                and sum(
-                    len(r) for _s, _p, r in _records([("traces", {"resourceSpans": s.resources("traces")})], "traces")
-                )
-                >= want_spans
-            ),
+            lambda s: len(_logs(s.resources("logs"))) >= want_logs and len(_spans(s.resources("traces"))) >= want_spans,
             timeout=30,
             what="every record and span",
         )
-        logs = [r for _s, _p, recs in _records([("logs", {"resourceLogs": sink.resources("logs")})], "logs") for r in recs]
-        spans = [
-            r for _s, _p, recs in _records([("traces", {"resourceSpans": sink.resources("traces")})], "traces") for r in recs
-        ]
+        logs = _logs(sink.resources("logs"))
+        spans = _spans(sink.resources("traces"))
         values = _strings(sink.resources("logs")) + _strings(sink.resources("traces"))
     return logs, spans, values
-
-
-def _records(payloads, signal):
-    for s, p in payloads:
-        if s != signal:
-            continue
-        if signal == "logs":
-            for rl in p.get("resourceLogs", []):
-                yield s, p, [rec for sl in rl.get("scopeLogs", []) for rec in sl.get("logRecords", [])]
-        else:
-            for rs in p.get("resourceSpans", []):
-                yield s, p, [sp for ss in rs.get("scopeSpans", []) for sp in ss.get("spans", [])]
 
 
 def _by_event(logs: list[dict], name: str) -> list[dict]:
@@ -150,6 +138,10 @@ def _by_event(logs: list[dict], name: str) -> list[dict]:
         for r in logs
         if client_otlp_sink.attributes(r["attributes"]).get("event.name") == name
     ]
+
+
+def _span_attributes(spans: list[dict], name: str) -> list[dict]:
+    return [client_otlp_sink.attributes(s["attributes"]) for s in spans if s["name"] == name]
 
 
 def _contains(values: list[str], secret: str) -> bool:
@@ -176,10 +168,10 @@ def test_switches_off_store_nothing_the_list_does_not_know(otelcol):
     assert {p["prompt_length"] for p in prompts} >= {"15"}
     (new,) = _by_event(logs, "brand_new_event")
     assert new["details"] == occ.REDACTED and new["event.name"] == "brand_new_event"
-    interactions = [client_otlp_sink.attributes(s["attributes"]) for s in spans if s["name"] == "claude_code.interaction"]
+    interactions = _span_attributes(spans, "claude_code.interaction")
     assert interactions and all(i["user_prompt"] == occ.REDACTED for i in interactions)
     assert all(isinstance(i["user_prompt_length"], int) for i in interactions)
-    tools = [client_otlp_sink.attributes(s["attributes"]) for s in spans if s["name"] == "claude_code.tool"]
+    tools = _span_attributes(spans, "claude_code.tool")
     assert tools and all(t["file_path"] == occ.REDACTED and t["tool_name"] == "Write" for t in tools)
     # The email is hashed, not redacted: still one value per person.
     assert privacy.sha256(privacy.EMAIL) in values
@@ -195,7 +187,7 @@ def test_switches_on_store_content_but_not_what_the_list_does_not_know(otelcol):
     # An attribute or event the list does not know is never stored, whatever the switches.
     for secret in (NEW_SECRET, EVENT_SECRET, SPAN_SECRET):
         assert not _contains(values, secret), secret
-    interactions = [client_otlp_sink.attributes(s["attributes"]) for s in spans if s["name"] == "claude_code.interaction"]
+    interactions = _span_attributes(spans, "claude_code.interaction")
     assert interactions and all(i["user_prompt"] != occ.REDACTED for i in interactions)
 
 
