@@ -198,3 +198,16 @@ def test_the_role_defaults_and_spec_name_the_new_switch():
         name = "otel_collector_%s" % switch
         assert defaults[name] is False and occ.DEFAULTS[switch] is False
         assert options[name]["type"] == "bool" and options[name]["default"] is False
+
+
+def test_the_kubernetes_target_runs_the_same_processor():
+    from ansible_collections.claude_code.observability.plugins.filter import kubernetes_manifests as km  # noqa: PLC0415
+
+    cfg = occ.otel_collector_config({"metrics_endpoint": PROM, "store_prompts": True})
+    rules = [{"name": "g", "rules": [{"record": "a:b", "expr": "1"}]}]
+    objects = km.kubernetes_manifests({"image": "otelcol:1"}, cfg, rules, {"d.json": '{"title": "x"}\n'})
+    (cm,) = [o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"].endswith("-config")]
+    deployed = json.loads(cm["data"]["config.yaml"])
+    assert deployed["processors"]["transform/privacy"] == cfg["processors"]["transform/privacy"]
+    assert "transform/privacy" in deployed["service"]["pipelines"]["logs"]["processors"]
+    assert "transform/privacy" in deployed["service"]["pipelines"]["traces"]["processors"]
