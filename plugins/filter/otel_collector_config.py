@@ -100,6 +100,8 @@ CLAUDE_CODE_SPANS = (
     ' or IsMatch(span.name, "^claude_code\\\\.")'
 )
 KEPT = "privacy_kept"
+# A Claude Code event's body is its name (claude_code.user_prompt); any other body is replaced.
+EVENT_BODY = "^claude_code\\.[A-Za-z0-9_.]+$"
 # Every string value, whole (multi-line too); numbers and booleans are not strings.
 ANY_STRING = "(?s)^.*$"
 
@@ -253,9 +255,11 @@ def _allowlist_processor(opts):
             {
                 "context": "log",
                 "conditions": [CLAUDE_CODE_LOGS],
-                "statements": _allowlist_statements(
-                    opts, "log", 'log.attributes["event.name"]', data["events"], common
-                ),
+                "statements": _allowlist_statements(opts, "log", 'log.attributes["event.name"]', data["events"], common)
+                + [
+                    "set(log.body, %s) where not IsMatch(log.body.string, %s)"
+                    % (_quoted(REDACTED), _quoted(EVENT_BODY))
+                ],
             }
         ],
         "trace_statements": [
@@ -263,7 +267,16 @@ def _allowlist_processor(opts):
                 "context": "span",
                 "conditions": [CLAUDE_CODE_SPANS],
                 "statements": _allowlist_statements(opts, "span", "span.name", data["spans"], common),
-            }
+            },
+            {
+                # Span events (gen_ai.request.attempt) carry numbers; no string of theirs is known safe.
+                "context": "spanevent",
+                "conditions": [CLAUDE_CODE_SPANS],
+                "statements": [
+                    'replace_all_patterns(spanevent.attributes, "value", %s, %s)'
+                    % (_quoted(ANY_STRING), _quoted(REDACTED))
+                ],
+            },
         ],
     }
 

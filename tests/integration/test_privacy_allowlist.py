@@ -25,6 +25,8 @@ BODY_SECRET = "sk-body-7c1e secret request text 9931"
 NEW_SECRET = "new-attribute-secret-4402"
 EVENT_SECRET = "new-event-secret-5517"
 SPAN_SECRET = "new-span-attribute-secret-6623"
+LOG_BODY_SECRET = "log-body-secret-7731"
+SPAN_EVENT_SECRET = "span-event-secret-8842"
 # Claude Code's captured sessions, each with the same content: prompts and tool input.
 SESSIONS = ("tool-session", "error-session")
 SWITCHES = ("store_prompts", "store_tool_details", "store_raw_api_bodies")
@@ -50,18 +52,28 @@ def _payloads() -> list[tuple[str, dict]]:
         ("api_response_body", [_kv("body", BODY_SECRET)]),
         ("user_prompt", [_kv("prompt_length", "4"), _kv("future_content", NEW_SECRET)]),
         ("brand_new_event", [_kv("details", EVENT_SECRET)]),
+        ("body_event", []),
     ):
         rec = copy.deepcopy(template)
         rec["attributes"] = [a for a in rec["attributes"] if a["key"] in ("session.id", "model")]
         rec["attributes"] += [_kv("event.name", name)] + extra
         rec["body"] = {"stringValue": "claude_code.%s" % name}
         added.append(rec)
+    # Content in the record's body rather than in an attribute.
+    added[-1]["body"] = {"stringValue": "claude_code.body_event %s" % LOG_BODY_SECRET}
     scope["logRecords"] = added
     out.append(("logs", logs))
     traces = copy.deepcopy(next(p for s, p in out if s == "traces"))
     spans = traces["resourceSpans"][0]["scopeSpans"][0]
     spans["spans"] = spans["spans"][:1]
     spans["spans"][0]["attributes"].append(_kv("future_span_content", SPAN_SECRET))
+    spans["spans"][0].setdefault("events", []).append(
+        {
+            "name": "future.event",
+            "timeUnixNano": spans["spans"][0]["startTimeUnixNano"],
+            "attributes": [_kv("detail", SPAN_EVENT_SECRET), {"key": "attempt", "value": {"intValue": "3"}}],
+        }
+    )
     out.append(("traces", traces))
     return out
 
@@ -150,12 +162,22 @@ def _contains(values: list[str], secret: str) -> bool:
 
 def test_switches_off_store_nothing_the_list_does_not_know(otelcol):
     logs, spans, values = exported(otelcol, dict.fromkeys(SWITCHES, False))
-    for secret in (BODY_SECRET, NEW_SECRET, EVENT_SECRET, SPAN_SECRET, *privacy.SECRETS):
+    for secret in (
+        BODY_SECRET,
+        NEW_SECRET,
+        EVENT_SECRET,
+        SPAN_SECRET,
+        LOG_BODY_SECRET,
+        SPAN_EVENT_SECRET,
+        *privacy.SECRETS,
+    ):
         assert not _contains(values, secret), secret
     assert "/home/dev/demo/hello.py" not in " ".join(values)
     for name in ("api_request_body", "api_response_body"):
         (event,) = _by_event(logs, name)
         assert event["body"] == occ.REDACTED and event["model"] == "claude-opus-5-5"
+    # A Claude Code event's body is its name; any other body is replaced.
+    assert {r["body"]["stringValue"] for r in logs if "api_request" in str(r["body"])} == {"claude_code.api_request"}
     # What is safe stays as it was sent.
     requests = _by_event(logs, "api_request")
     assert {r["model"] for r in requests} == {"claude-opus-5-5"}
@@ -185,7 +207,7 @@ def test_switches_on_store_content_but_not_what_the_list_does_not_know(otelcol):
         (event,) = _by_event(logs, name)
         assert event["body"] == BODY_SECRET
     # An attribute or event the list does not know is never stored, whatever the switches.
-    for secret in (NEW_SECRET, EVENT_SECRET, SPAN_SECRET):
+    for secret in (NEW_SECRET, EVENT_SECRET, SPAN_SECRET, LOG_BODY_SECRET, SPAN_EVENT_SECRET):
         assert not _contains(values, secret), secret
     interactions = _span_attributes(spans, "claude_code.interaction")
     assert interactions and all(i["user_prompt"] != occ.REDACTED for i in interactions)

@@ -112,8 +112,7 @@ def test_nothing_is_both_safe_and_content():
 def _statements(cfg: dict, signal: str) -> list[str]:
     processor = cfg["processors"]["transform/privacy"]
     key = {"logs": "log_statements", "traces": "trace_statements"}[signal]
-    (group,) = processor[key]
-    return group["statements"]
+    return processor[key][0]["statements"]
 
 
 def _kept(statements: list[str], condition: str) -> set[str]:
@@ -138,11 +137,17 @@ def test_the_processor_for_each_switch_combination(switches):
     spans = _statements(cfg, "traces")
     # Copy aside, keep the allowed ones there, every string becomes the placeholder, merge back.
     assert logs[0] == 'set(log.cache["privacy_kept"], log.attributes)'
-    assert logs[-3:] == [
+    assert logs[-4:] == [
         'replace_all_patterns(log.attributes, "value", "(?s)^.*$", "<REDACTED>")',
         'merge_maps(log.attributes, log.cache["privacy_kept"], "upsert")',
         'delete_key(log.cache, "privacy_kept")',
+        # A body other than the event's name is replaced too.
+        'set(log.body, "<REDACTED>") where not IsMatch(log.body.string, "^claude_code\\\\.[A-Za-z0-9_.]+$")',
     ]
+    # Span events: no string of theirs is known safe.
+    (events,) = cfg["processors"]["transform/privacy"]["trace_statements"][1:]
+    assert events["context"] == "spanevent"
+    assert events["statements"] == ['replace_all_patterns(spanevent.attributes, "value", "(?s)^.*$", "<REDACTED>")']
     assert spans[-3].startswith("replace_all_patterns(span.attributes,")
     prompt = _kept(logs, 'log.attributes["event.name"] == "user_prompt"')
     response = _kept(logs, 'log.attributes["event.name"] == "assistant_response"')
