@@ -216,3 +216,19 @@ def test_the_kubernetes_target_runs_the_same_processor():
     assert deployed["processors"]["transform/privacy"] == cfg["processors"]["transform/privacy"]
     assert "transform/privacy" in deployed["service"]["pipelines"]["logs"]["processors"]
     assert "transform/privacy" in deployed["service"]["pipelines"]["traces"]["processors"]
+
+
+def test_every_documented_event_attribute_is_classified():
+    """What the monitoring docs list (tests/helpers/documented_events.py) and the dashboards read is classified
+    too, so a dashboard never reads <REDACTED> where the docs promise a value."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from helpers import documented_events  # noqa: PLC0415
+
+    data = occ.privacy_allowlist()
+    common = _classified(data["common"])
+    missing = sorted(k for k in documented_events.STANDARD_ATTRIBUTES if k not in common)
+    for event, attributes in documented_events.EVENTS.items():
+        known = common | _classified(data["events"].get(event))
+        missing += ["%s: %s" % (event, k) for k in attributes if k not in known]
+    # Left out on purpose: the whole managed settings document.
+    assert missing == ["managed_settings_resolved: managed_settings.settings"]
