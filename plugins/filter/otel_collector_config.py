@@ -152,7 +152,7 @@ def _options(spec):
     for key, action in opts["attributes"].items():
         if key in PROMPT_ATTRIBUTES + TOOL_DETAIL_ATTRIBUTES or key in content_attributes():
             raise AnsibleFilterError(
-                "otel_collector_config: %s holds prompt or tool content; store it with otel_collector_store_prompts or "
+                "otel_collector_config: %s holds content; store it with otel_collector_store_prompts or "
                 "otel_collector_store_tool_details or otel_collector_store_raw_api_bodies instead of "
                 "otel_collector_attributes" % key
             )
@@ -232,9 +232,8 @@ def _allowlist_statements(opts, ctx, key, named, common):
         known.append("%s != %s" % (key, _quoted(name)))
         statements.append("%s where %s" % (_keep(kept, _allowed(opts, common, named[name])), test))
     # An event or span the list does not know: only what every record carries.
+    # (A record without event.name is one of them: nil differs from every name.)
     unknown = " and ".join(known) or "true"
-    if key.startswith("%s.attributes" % ctx):
-        unknown = "(%s == nil or (%s))" % (key, unknown)
     statements.append("%s where %s" % (_keep(kept, _allowed(opts, common)), unknown))
     statements += [
         'replace_all_patterns(%s, "value", %s, %s)' % (attributes, _quoted(ANY_STRING), _quoted(REDACTED)),

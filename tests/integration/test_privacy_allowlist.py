@@ -26,6 +26,8 @@ NEW_SECRET = "new-attribute-secret-4402"
 EVENT_SECRET = "new-event-secret-5517"
 SPAN_SECRET = "new-span-attribute-secret-6623"
 LOG_BODY_SECRET = "log-body-secret-7731"
+# On a Claude Code record without event.name.
+NAMELESS_SECRET = "nameless-record-secret-9953"
 SPAN_EVENT_SECRET = "span-event-secret-8842"
 # Claude Code's captured sessions, each with the same content: prompts and tool input.
 SESSIONS = ("tool-session", "error-session")
@@ -52,12 +54,13 @@ def _payloads() -> list[tuple[str, dict]]:
         ("api_response_body", [_kv("body", BODY_SECRET)]),
         ("user_prompt", [_kv("prompt_length", "4"), _kv("future_content", NEW_SECRET)]),
         ("brand_new_event", [_kv("details", EVENT_SECRET)]),
+        (None, [_kv("unnamed_content", NAMELESS_SECRET)]),
         ("body_event", []),
     ):
         rec = copy.deepcopy(template)
         rec["attributes"] = [a for a in rec["attributes"] if a["key"] in ("session.id", "model")]
-        rec["attributes"] += [_kv("event.name", name)] + extra
-        rec["body"] = {"stringValue": "claude_code.%s" % name}
+        rec["attributes"] += ([_kv("event.name", name)] if name else []) + extra
+        rec["body"] = {"stringValue": "claude_code.%s" % (name or "unnamed")}
         added.append(rec)
     # Content in the record's body rather than in an attribute.
     added[-1]["body"] = {"stringValue": "claude_code.body_event %s" % LOG_BODY_SECRET}
@@ -207,7 +210,7 @@ def test_switches_on_store_content_but_not_what_the_list_does_not_know(otelcol):
         (event,) = _by_event(logs, name)
         assert event["body"] == BODY_SECRET
     # An attribute or event the list does not know is never stored, whatever the switches.
-    for secret in (NEW_SECRET, EVENT_SECRET, SPAN_SECRET, LOG_BODY_SECRET, SPAN_EVENT_SECRET):
+    for secret in (NEW_SECRET, EVENT_SECRET, SPAN_SECRET, LOG_BODY_SECRET, SPAN_EVENT_SECRET, NAMELESS_SECRET):
         assert not _contains(values, secret), secret
     interactions = _span_attributes(spans, "claude_code.interaction")
     assert interactions and all(i["user_prompt"] != occ.REDACTED for i in interactions)
