@@ -45,6 +45,11 @@ def _payloads() -> list[tuple[str, dict]]:
     for session in SESSIONS:
         out += [(s, p) for s, p in otlp.session_payloads(session) if s in ("logs", "traces")]
     out += privacy.session_payloads("allowlist-session")
+    # The captured interaction spans carry the prompt as the client redacted it; send it as text.
+    for span in _spans([r for s, p in out if s == "traces" for r in p["resourceSpans"]]):
+        for attr in span.get("attributes", []):
+            if attr["key"] == "user_prompt":
+                attr["value"] = {"stringValue": privacy.PROMPT}
     logs = copy.deepcopy(next(p for s, p in out if s == "logs"))
     scope = logs["resourceLogs"][0]["scopeLogs"][0]
     template = next(r for r in scope["logRecords"] if _attr(r, "event.name") == "api_request")
@@ -180,7 +185,10 @@ def test_switches_off_store_nothing_the_list_does_not_know(otelcol):
         (event,) = _by_event(logs, name)
         assert event["body"] == occ.REDACTED and event["model"] == "claude-opus-5-5"
     # A Claude Code event's body is its name; any other body is replaced.
-    assert {r["body"]["stringValue"] for r in logs if "api_request" in str(r["body"])} == {"claude_code.api_request"}
+    for rec in logs:
+        name = client_otlp_sink.attributes(rec["attributes"]).get("event.name")
+        expected = occ.REDACTED if name == "body_event" else "claude_code.%s" % (name or "unnamed")
+        assert rec["body"]["stringValue"] == expected, rec
     # What is safe stays as it was sent.
     requests = _by_event(logs, "api_request")
     assert {r["model"] for r in requests} == {"claude-opus-5-5"}
@@ -213,7 +221,7 @@ def test_switches_on_store_content_but_not_what_the_list_does_not_know(otelcol):
     for secret in (NEW_SECRET, EVENT_SECRET, SPAN_SECRET, LOG_BODY_SECRET, SPAN_EVENT_SECRET, NAMELESS_SECRET):
         assert not _contains(values, secret), secret
     interactions = _span_attributes(spans, "claude_code.interaction")
-    assert interactions and all(i["user_prompt"] != occ.REDACTED for i in interactions)
+    assert interactions and all(i["user_prompt"] == privacy.PROMPT for i in interactions)
 
 
 @pytest.mark.parametrize("switch", SWITCHES)
