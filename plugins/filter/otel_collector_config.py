@@ -247,7 +247,11 @@ def _allowlist_processor(opts):
     """The transform processor that keeps of each Claude Code record and span only the attributes
     known safe or allowed by a switch; every other string attribute becomes the placeholder."""
     data = privacy_allowlist()
-    common = data["common"]
+    common = dict(data["common"])
+    # What the server's owner keeps or hashes by name (otel_collector_attributes: e.g. a team=...
+    # the clients add to OTEL_RESOURCE_ATTRIBUTES) is theirs to keep on every record too.
+    named = [k for k, action in sorted(opts["attributes"].items()) if action in ("keep", "hash")]
+    common["safe"] = list(common.get("safe") or []) + [k for k in named if k not in (common.get("safe") or [])]
     return {
         "error_mode": "ignore",
         "log_statements": [

@@ -232,3 +232,19 @@ def test_every_documented_event_attribute_is_classified():
         missing += ["%s: %s" % (event, k) for k in attributes if k not in known]
     # Left out on purpose: the whole managed settings document.
     assert missing == ["managed_settings_resolved: managed_settings.settings"]
+
+
+def test_what_the_owner_keeps_or_hashes_by_name_is_kept_on_every_record():
+    """A resource attribute the clients add (team=...) reaches each record; the server's owner names it in
+    otel_collector_attributes to keep (or hash) it, and the allow-list then keeps it too; dropped ones are not."""
+    cfg = occ.otel_collector_config(
+        {"metrics_endpoint": PROM, "attributes": {"team": "keep", "cost_center": "hash", "desk": "drop"}}
+    )
+    logs, spans = _statements(cfg, "logs"), _statements(cfg, "traces")
+    for kept in (
+        _kept(logs, 'log.attributes["event.name"] == "api_request"'),
+        _kept(spans, 'span.name == "claude_code.interaction"'),
+    ):
+        assert {"team", "cost_center"} <= kept and "desk" not in kept
+    plain = occ.otel_collector_config({"metrics_endpoint": PROM})
+    assert "team" not in _kept(_statements(plain, "logs"), 'log.attributes["event.name"] == "api_request"')
