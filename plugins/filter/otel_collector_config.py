@@ -15,7 +15,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import os
 
+import yaml
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common._collections_compat import Mapping
 from ansible_collections.claude_code.observability.plugins.plugin_utils.components import plain
@@ -63,6 +65,7 @@ DEFAULTS = {
     # hash or drop, over IDENTITY.
     "store_prompts": False,
     "store_tool_details": False,
+    "store_raw_api_bodies": False,
     "attributes": {},
 }
 
@@ -78,6 +81,29 @@ REDACTED = "<REDACTED>"
 IDENTITY = {"user.email": "hash", "user.account_uuid": "hash", "organization.id": "keep"}
 ACTIONS = {"keep": None, "hash": "hash", "drop": "delete"}
 PRIVACY = "attributes/privacy"
+ALLOWLIST = "transform/privacy"
+# The allow-list of Claude Code's attributes, shipped with the otel_collector role
+# (docs/privacy.md): each switch names the attributes it lets through.
+ALLOWLIST_FILE = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "roles", "otel_collector", "files", "privacy.yml"
+)
+SWITCHES = ("store_prompts", "store_tool_details", "store_raw_api_bodies")
+CLASSES = ("safe",) + SWITCHES
+# What makes a record Claude Code's: its instrumentation scope, or its service name.
+CLAUDE_CODE_LOGS = (
+    'instrumentation_scope.name == "com.anthropic.claude_code.events"'
+    ' or resource.attributes["service.name"] == "claude-code"'
+)
+CLAUDE_CODE_SPANS = (
+    'instrumentation_scope.name == "com.anthropic.claude_code.tracing"'
+    ' or resource.attributes["service.name"] == "claude-code"'
+    ' or IsMatch(span.name, "^claude_code\\\\.")'
+)
+KEPT = "privacy_kept"
+# A Claude Code event's body is its name (claude_code.user_prompt); any other body is replaced.
+EVENT_BODY = "^claude_code\\.[A-Za-z0-9_.]+$"
+# Every string value, whole (multi-line too); numbers and booleans are not strings.
+ANY_STRING = "(?s)^.*$"
 
 QUEUE_STORAGE = "file_storage/queue"
 METRICS_EXPORTER = "otlphttp/prometheus"
@@ -124,10 +150,11 @@ def _options(spec):
     if not isinstance(opts["attributes"], Mapping):
         raise AnsibleFilterError("otel_collector_config: attributes must be a dict of attribute -> keep|hash|drop")
     for key, action in opts["attributes"].items():
-        if key in PROMPT_ATTRIBUTES + TOOL_DETAIL_ATTRIBUTES:
+        if key in PROMPT_ATTRIBUTES + TOOL_DETAIL_ATTRIBUTES or key in content_attributes():
             raise AnsibleFilterError(
-                "otel_collector_config: %s holds prompt or tool content; store it with otel_collector_store_prompts or "
-                "otel_collector_store_tool_details instead of otel_collector_attributes" % key
+                "otel_collector_config: %s holds content; store it with otel_collector_store_prompts or "
+                "otel_collector_store_tool_details or otel_collector_store_raw_api_bodies instead of "
+                "otel_collector_attributes" % key
             )
         if action not in ACTIONS:
             raise AnsibleFilterError(
@@ -151,6 +178,110 @@ def _whole(key, value, least):
             "otel_collector_config: %s must be a whole number, at least %d (got %r)" % (key, least, value)
         )
     return number
+
+
+def privacy_allowlist(path=ALLOWLIST_FILE):
+    """The allow-list as data: {common, events, spans}, each entry class -> attribute names."""
+    with open(path) as handle:
+        data = yaml.safe_load(handle)
+    for kind in ("events", "spans"):
+        for name, entry in data[kind].items():
+            unknown = sorted(set(entry) - set(CLASSES))
+            if unknown:
+                raise AnsibleFilterError("%s: %s %s: unknown class(es) %s" % (path, kind, name, ", ".join(unknown)))
+    return data
+
+
+def content_attributes(data=None):
+    """Every attribute some switch guards, anywhere in the allow-list."""
+    data = data if data is not None else privacy_allowlist()
+    names = set()
+    for entry in [data["common"]] + list(data["events"].values()) + list(data["spans"].values()):
+        for switch in SWITCHES:
+            names.update(entry.get(switch) or [])
+    return names
+
+
+def _allowed(opts, *entries):
+    keys = []
+    for entry in entries:
+        for cls in CLASSES:
+            if cls == "safe" or opts[cls]:
+                keys += [k for k in entry.get(cls) or [] if k not in keys]
+    return keys
+
+
+def _quoted(text):
+    return '"%s"' % text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _keep(target, keys):
+    return "keep_keys(%s, [%s])" % (target, ", ".join(_quoted(k) for k in keys))
+
+
+def _allowlist_statements(opts, ctx, key, named, common):
+    """OTTL of one context: copy the attributes aside, keep there only the allowed ones of the
+    record's event or span, replace every string attribute with the placeholder, merge the kept
+    ones back."""
+    kept = "%s.cache[%s]" % (ctx, _quoted(KEPT))
+    attributes = "%s.attributes" % ctx
+    statements = ["set(%s, %s)" % (kept, attributes)]
+    known = []
+    for name in sorted(named):
+        test = "%s == %s" % (key, _quoted(name))
+        known.append("%s != %s" % (key, _quoted(name)))
+        statements.append("%s where %s" % (_keep(kept, _allowed(opts, common, named[name])), test))
+    # An event or span the list does not know: only what every record carries.
+    # (A record without event.name is one of them: nil differs from every name.)
+    unknown = " and ".join(known) or "true"
+    statements.append("%s where %s" % (_keep(kept, _allowed(opts, common)), unknown))
+    statements += [
+        'replace_all_patterns(%s, "value", %s, %s)' % (attributes, _quoted(ANY_STRING), _quoted(REDACTED)),
+        'merge_maps(%s, %s, "upsert")' % (attributes, kept),
+        "delete_key(%s.cache, %s)" % (ctx, _quoted(KEPT)),
+    ]
+    return statements
+
+
+def _allowlist_processor(opts):
+    """The transform processor that keeps of each Claude Code record and span only the attributes
+    known safe or allowed by a switch; every other string attribute becomes the placeholder."""
+    data = privacy_allowlist()
+    common = dict(data["common"])
+    # What the server's owner keeps or hashes by name (otel_collector_attributes: e.g. a team=...
+    # the clients add to OTEL_RESOURCE_ATTRIBUTES) is theirs to keep on every record too.
+    named = [k for k, action in sorted(opts["attributes"].items()) if action in ("keep", "hash")]
+    common["safe"] = list(common.get("safe") or []) + [k for k in named if k not in (common.get("safe") or [])]
+    return {
+        "error_mode": "ignore",
+        "log_statements": [
+            {
+                "context": "log",
+                "conditions": [CLAUDE_CODE_LOGS],
+                "statements": _allowlist_statements(opts, "log", 'log.attributes["event.name"]', data["events"], common)
+                + [
+                    "set(log.body, %s) where not IsMatch(log.body.string, %s)"
+                    % (_quoted(REDACTED), _quoted(EVENT_BODY))
+                ],
+            }
+        ],
+        "trace_statements": [
+            {
+                "context": "span",
+                "conditions": [CLAUDE_CODE_SPANS],
+                "statements": _allowlist_statements(opts, "span", "span.name", data["spans"], common),
+            },
+            {
+                # Span events (gen_ai.request.attempt) carry numbers; no string of theirs is known safe.
+                "context": "spanevent",
+                "conditions": [CLAUDE_CODE_SPANS],
+                "statements": [
+                    'replace_all_patterns(spanevent.attributes, "value", %s, %s)'
+                    % (_quoted(ANY_STRING), _quoted(REDACTED))
+                ],
+            },
+        ],
+    }
 
 
 def _privacy_actions(opts):
@@ -231,6 +362,9 @@ def otel_collector_config(spec):
         processors[PRIVACY] = {"actions": privacy}
         first.append(PRIVACY)
     metric_procs = list(first)
+    # Then, on events and spans, the allow-list: what it does not know is not stored.
+    processors[ALLOWLIST] = _allowlist_processor(opts)
+    first.append(ALLOWLIST)
     datapoint_statements = []
     if opts["rename_type_to_kind"]:
         datapoint_statements += TYPE_TO_KIND

@@ -108,6 +108,7 @@ def otel_collector_plan(opts, inventory_hostname="", ansible_host=""):
             "logs_processors": opt("logs_processors"),
             "store_prompts": opt("store_prompts"),
             "store_tool_details": opt("store_tool_details"),
+            "store_raw_api_bodies": opt("store_raw_api_bodies"),
             "attributes": opt("attributes"),
         },
     }

@@ -81,7 +81,7 @@ def test_storage_exporters_get_the_queue_and_their_pipelines():
         "storage": "file_storage/queue",
     }
     logs = cfg["service"]["pipelines"]["logs"]
-    assert logs["processors"] == ["memory_limiter", "attributes/privacy", "transform/x", "batch"]
+    assert logs["processors"] == ["memory_limiter", "attributes/privacy", "transform/privacy", "transform/x", "batch"]
     assert logs["exporters"] == ["otlphttp/loki"]
     # Traces have no backend here but span metrics.
     assert cfg["service"]["pipelines"]["traces"]["exporters"] == ["spanmetrics"]
@@ -147,7 +147,8 @@ def test_the_server_may_allow_content_and_change_identity_handling():
     assert actions["user.email"]["action"] == "delete" and actions["organization.id"]["action"] == "hash"
     cfg = build(store_prompts=True, store_tool_details=True, attributes={k: "keep" for k in occ.IDENTITY})
     assert "attributes/privacy" not in cfg["processors"]
-    assert cfg["service"]["pipelines"]["logs"]["processors"][0:2] == ["memory_limiter", "batch"]
+    # The allow-list stays: what it does not know is redacted whatever the switches.
+    assert cfg["service"]["pipelines"]["logs"]["processors"][0:3] == ["memory_limiter", "transform/privacy", "batch"]
 
 
 @pytest.mark.parametrize(
