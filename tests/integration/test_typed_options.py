@@ -1,9 +1,10 @@
-"""Every boolean, integer and list option of the client and otel_collector roles (read from their
-argument specs, so a new option is walked too) renders the same whether its value comes from the
-command line as text (-e name=false, -e name=0, -e name=4318) or typed from a vars file: the
-client's managed settings file byte for byte, the collector's config.yaml byte for byte, and what
-each role decided. A list given as a bare string is refused naming the option, unless its spec
-takes one string as a one-item list. Two playbook runs, one host per option value, no Docker."""
+"""Every boolean, integer and list option of the roles that read their options typed (ROLES, read
+from their argument specs, so a new option is walked too) renders the same whether its value comes
+from the command line as text (-e name=false, -e name=0, -e name=4318) or typed from a vars file:
+the client's managed settings file, the collector's config.yaml, Prometheus' config and rule files,
+each byte for byte, and what each role decided. A list given as a bare string is refused naming the
+option, unless its spec takes one string as a one-item list. Two playbook runs, one host per option
+value, nothing run in Docker."""
 
 from __future__ import annotations
 
@@ -37,6 +38,18 @@ CLIENT_BASE = {
     "client_check_reachability": False,
     "client_reachability_timeout": 1,
 }
+# What the Prometheus hosts share: their files under the run's own directory, and an image no host
+# has, so that promtool's check (run from that image) is skipped and nothing needs Docker.
+PROMETHEUS_BASE = {
+    "prometheus_project_dir": "{{ out }}/{{ inventory_hostname }}",
+    "prometheus_image": "claude-code-walk.invalid/prometheus:none",
+}
+# The roles walked, each with its group in the inventory and what its hosts share.
+ROLES = {
+    "client": ("client_variants", CLIENT_BASE),
+    "otel_collector": ("collector_variants", {}),
+    "prometheus": ("prometheus_variants", PROMETHEUS_BASE),
+}
 FALSE_SPELLINGS = ("false", "0", "no", "off", "False")
 # A list item each strict list can hold, with what it needs beside it.
 LIST_ITEMS = {
@@ -52,13 +65,15 @@ LIST_ITEMS = {
         "otlp/spans",
         {"otel_collector_exporters": {"otlp/spans": {"endpoint": "spans:4317"}}},
     ),
+    "prometheus_web_tls_sans": ("DNS:prometheus.example.org", {}),
+    "prometheus_collector_telemetry_targets": ("collector.example.org:8888", {}),
 }
 
 
 def _variants():
     """(host, role, option, text as the command line gives it, the typed value, extra host vars)."""
     out = []
-    for role in ("client", "otel_collector"):
+    for role in ROLES:
         for name, spec in load_options(role).items():
             kind, default = spec.get("type"), spec.get("default")
             if kind == "bool":
@@ -85,19 +100,16 @@ VARIANTS = _variants()
 
 
 def _inventory(path: Path, server_dir: Path) -> Path:
-    clients = {}
-    collectors = {}
+    groups = {group: {"hosts": {}, "vars": base} for group, base in ROLES.values()}
     for host, role, name, _text, _typed, extra in VARIANTS:
-        host_vars = {name: "{{ walk_%s }}" % host.replace(".", "_"), **extra}
-        (clients if role == "client" else collectors)[host] = host_vars
+        groups[ROLES[role][0]]["hosts"][host] = {name: "{{ walk_%s }}" % host.replace(".", "_"), **extra}
     path.write_text(
         json.dumps(
             {
                 "all": {
                     "children": {
                         "observability_servers": {"hosts": {"obs1": {"ansible_host": "127.0.0.1"}}},
-                        "client_variants": {"hosts": clients, "vars": CLIENT_BASE},
-                        "collector_variants": {"hosts": collectors},
+                        **groups,
                     },
                     "vars": {
                         "ansible_connection": "local",
@@ -161,7 +173,7 @@ def renders(tmp_path_factory):
 
 def test_every_bool_int_and_list_option_is_walked():
     walked = {(variant[1], variant[2]) for variant in VARIANTS}
-    for role in ("client", "otel_collector"):
+    for role in ROLES:
         for name, spec in load_options(role).items():
             if spec.get("type") in ("bool", "int", "list"):
                 assert (role, name) in walked
@@ -197,3 +209,7 @@ def test_false_on_the_command_line_is_false_in_what_is_written(renders):
     config = yaml.safe_load(cli["otel_collector_store_prompts.0"]["decided"]["config"])
     redacted = [a for a in config["processors"]["attributes/privacy"]["actions"] if a.get("value") == "<REDACTED>"]
     assert len(redacted) == 7
+    command = cli["prometheus_admin_api.0"]["decided"]["compose"]["services"]["prometheus"]["command"]
+    assert "--web.enable-admin-api" not in command and "--storage.tsdb.path=/prometheus" in command
+    config = yaml.safe_load(cli["prometheus_web_security.0"]["files"]["prometheus/prometheus.yml"])
+    assert "scheme" not in config["scrape_configs"][1]
