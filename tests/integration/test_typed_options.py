@@ -2,7 +2,7 @@
 from their argument specs, so a new option is walked too) renders the same whether its value comes
 from the command line as text (-e name=false, -e name=0, -e name=4318) or typed from a vars file:
 the client's managed settings file, the collector's config.yaml, Prometheus' config and rule files,
-each byte for byte, and what each role decided. A list given as a bare string is refused naming the
+alertmanager.yml, each byte for byte, and what each role decided. A list given as a bare string is refused naming the
 option, unless its spec takes one string as a one-item list. Two playbook runs, one host per option
 value, nothing run in Docker."""
 
@@ -44,11 +44,24 @@ PROMETHEUS_BASE = {
     "prometheus_project_dir": "{{ out }}/{{ inventory_hostname }}",
     "prometheus_image": "claude-code-walk.invalid/prometheus:none",
 }
+ALERTMANAGER_BASE = {
+    "alertmanager_project_dir": "{{ out }}/{{ inventory_hostname }}",
+    "alertmanager_image": "claude-code-walk.invalid/alertmanager:none",
+}
 # The roles walked, each with its group in the inventory and what its hosts share.
 ROLES = {
     "client": ("client_variants", CLIENT_BASE),
     "otel_collector": ("collector_variants", {}),
     "prometheus": ("prometheus_variants", PROMETHEUS_BASE),
+    "alertmanager": ("alertmanager_variants", ALERTMANAGER_BASE),
+}
+# What an option needs beside it to show in what is rendered.
+NEEDS = {
+    "alertmanager_smtp_require_tls": {
+        "alertmanager_email_to": "team@example.org",
+        "alertmanager_email_from": "alerts@example.org",
+        "alertmanager_smtp_smarthost": "smtp.example.org:587",
+    },
 }
 FALSE_SPELLINGS = ("false", "0", "no", "off", "False")
 # A list item each strict list can hold, with what it needs beside it.
@@ -67,6 +80,8 @@ LIST_ITEMS = {
     ),
     "prometheus_web_tls_sans": ("DNS:prometheus.example.org", {}),
     "prometheus_collector_telemetry_targets": ("collector.example.org:8888", {}),
+    "alertmanager_webhook_urls": ("http://hooks.example.org/alerts", {}),
+    "alertmanager_web_tls_sans": ("DNS:alertmanager.example.org", {}),
 }
 
 
@@ -90,7 +105,7 @@ def _variants():
                 values = [(item, [item])]
             else:
                 continue
-            extra = LIST_ITEMS.get(name, (None, {}))[1]
+            extra = {**LIST_ITEMS.get(name, (None, {}))[1], **NEEDS.get(name, {})}
             for index, (text, typed) in enumerate(values):
                 out.append((f"{name}.{index}", role, name, text, typed, extra))
     return out
@@ -213,3 +228,5 @@ def test_false_on_the_command_line_is_false_in_what_is_written(renders):
     assert "--web.enable-admin-api" not in command and "--storage.tsdb.path=/prometheus" in command
     config = yaml.safe_load(cli["prometheus_web_security.0"]["files"]["prometheus/prometheus.yml"])
     assert "scheme" not in config["scrape_configs"][1]
+    config = yaml.safe_load(cli["alertmanager_smtp_require_tls.0"]["files"]["alertmanager/alertmanager.yml"])
+    assert config["global"]["smtp_require_tls"] is False
