@@ -1,10 +1,10 @@
-"""Every boolean, integer and list option of the roles that read their options typed (ROLES, read
-from their argument specs, so a new option is walked too) renders the same whether its value comes
-from the command line as text (-e name=false, -e name=0, -e name=4318) or typed from a vars file:
-the client's managed settings file, the collector's config.yaml, Prometheus' config and rule files,
-alertmanager.yml, each byte for byte, and what each role decided. A list given as a bare string is refused naming the
-option, unless its spec takes one string as a one-item list. Two playbook runs, one host per option
-value, nothing run in Docker."""
+"""Every boolean, integer and list option of the roles that read their options typed (ROLES, read from
+their argument specs, so a new option is walked too) renders the same whether its value comes from
+the command line as text (-e name=false, -e name=0, -e name=4318) or typed from a vars file: the
+client's managed settings file, the collector's config.yaml, Prometheus' config and rule files,
+alertmanager.yml, Jaeger's config.yaml, each byte for byte, and what each role decided. A list given
+as a bare string is refused naming the option, unless its spec takes one string as a one-item list.
+Two playbook runs, one host per option value, nothing run in Docker."""
 
 from __future__ import annotations
 
@@ -48,12 +48,14 @@ ALERTMANAGER_BASE = {
     "alertmanager_project_dir": "{{ out }}/{{ inventory_hostname }}",
     "alertmanager_image": "claude-code-walk.invalid/alertmanager:none",
 }
+JAEGER_BASE = {"jaeger_project_dir": "{{ out }}/{{ inventory_hostname }}"}
 # The roles walked, each with its group in the inventory and what its hosts share.
 ROLES = {
     "client": ("client_variants", CLIENT_BASE),
     "otel_collector": ("collector_variants", {}),
     "prometheus": ("prometheus_variants", PROMETHEUS_BASE),
     "alertmanager": ("alertmanager_variants", ALERTMANAGER_BASE),
+    "jaeger": ("jaeger_variants", JAEGER_BASE),
 }
 # What an option needs beside it to show in what is rendered.
 NEEDS = {
@@ -230,3 +232,4 @@ def test_false_on_the_command_line_is_false_in_what_is_written(renders):
     assert "scheme" not in config["scrape_configs"][1]
     config = yaml.safe_load(cli["alertmanager_smtp_require_tls.0"]["files"]["alertmanager/alertmanager.yml"])
     assert config["global"]["smtp_require_tls"] is False
+    assert "healthcheck" not in cli["jaeger_healthcheck.0"]["decided"]["compose"]["services"]["jaeger"]
