@@ -2,7 +2,7 @@
 their argument specs, so a new option is walked too) renders the same whether its value comes from
 the command line as text (-e name=false, -e name=0, -e name=4318) or typed from a vars file: the
 client's managed settings file, the collector's config.yaml, Prometheus' config and rule files,
-alertmanager.yml, Jaeger's config.yaml, each byte for byte, and what each role decided. A list given
+alertmanager.yml, Jaeger's config.yaml, loki.yaml, each byte for byte, and what each role decided. A list given
 as a bare string is refused naming the option, unless its spec takes one string as a one-item list.
 Two playbook runs, one host per option value, nothing run in Docker."""
 
@@ -49,6 +49,7 @@ ALERTMANAGER_BASE = {
     "alertmanager_image": "claude-code-walk.invalid/alertmanager:none",
 }
 JAEGER_BASE = {"jaeger_project_dir": "{{ out }}/{{ inventory_hostname }}"}
+LOKI_BASE = {"loki_project_dir": "{{ out }}/{{ inventory_hostname }}"}
 # The roles walked, each with its group in the inventory and what its hosts share.
 ROLES = {
     "client": ("client_variants", CLIENT_BASE),
@@ -56,6 +57,7 @@ ROLES = {
     "prometheus": ("prometheus_variants", PROMETHEUS_BASE),
     "alertmanager": ("alertmanager_variants", ALERTMANAGER_BASE),
     "jaeger": ("jaeger_variants", JAEGER_BASE),
+    "loki": ("loki_variants", LOKI_BASE),
 }
 # What an option needs beside it to show in what is rendered.
 NEEDS = {
@@ -84,6 +86,7 @@ LIST_ITEMS = {
     "prometheus_collector_telemetry_targets": ("collector.example.org:8888", {}),
     "alertmanager_webhook_urls": ("http://hooks.example.org/alerts", {}),
     "alertmanager_web_tls_sans": ("DNS:alertmanager.example.org", {}),
+    "loki_otlp_index_labels": ("service.name", {}),
 }
 
 
@@ -233,3 +236,5 @@ def test_false_on_the_command_line_is_false_in_what_is_written(renders):
     config = yaml.safe_load(cli["alertmanager_smtp_require_tls.0"]["files"]["alertmanager/alertmanager.yml"])
     assert config["global"]["smtp_require_tls"] is False
     assert "healthcheck" not in cli["jaeger_healthcheck.0"]["decided"]["compose"]["services"]["jaeger"]
+    config = yaml.safe_load(cli["loki_ingestion_rate_mb.0"]["files"]["loki/loki.yaml"])
+    assert config["limits_config"]["ingestion_rate_mb"] == 9
