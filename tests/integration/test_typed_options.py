@@ -50,6 +50,12 @@ ALERTMANAGER_BASE = {
 }
 JAEGER_BASE = {"jaeger_project_dir": "{{ out }}/{{ inventory_hostname }}"}
 LOKI_BASE = {"loki_project_dir": "{{ out }}/{{ inventory_hostname }}"}
+WEB_SECURITY_BASE = {
+    "web_security_name": "walk",
+    "web_security_dir": "{{ out }}/{{ inventory_hostname }}/walk",
+    "web_security_project_dir": "{{ out }}/{{ inventory_hostname }}",
+    "web_security_container_dir": "/etc/walk",
+}
 # The roles walked, each with its group in the inventory and what its hosts share.
 ROLES = {
     "client": ("client_variants", CLIENT_BASE),
@@ -58,6 +64,7 @@ ROLES = {
     "alertmanager": ("alertmanager_variants", ALERTMANAGER_BASE),
     "jaeger": ("jaeger_variants", JAEGER_BASE),
     "loki": ("loki_variants", LOKI_BASE),
+    "web_security": ("web_security_variants", WEB_SECURITY_BASE),
 }
 # What an option needs beside it to show in what is rendered.
 NEEDS = {
@@ -87,6 +94,7 @@ LIST_ITEMS = {
     "alertmanager_webhook_urls": ("http://hooks.example.org/alerts", {}),
     "alertmanager_web_tls_sans": ("DNS:alertmanager.example.org", {}),
     "loki_otlp_index_labels": ("service.name", {}),
+    "web_security_sans": ("DNS:walk.example.org", {}),
 }
 
 
