@@ -2,9 +2,10 @@
 their argument specs, so a new option is walked too) renders the same whether its value comes from
 the command line as text (-e name=false, -e name=0, -e name=4318) or typed from a vars file: the
 client's managed settings file, the collector's config.yaml, Prometheus' config and rule files,
-alertmanager.yml, Jaeger's config.yaml, loki.yaml, each byte for byte, and what each role decided. A list given
-as a bare string is refused naming the option, unless its spec takes one string as a one-item list.
-Two playbook runs, one host per option value, nothing run in Docker."""
+alertmanager.yml, Jaeger's config.yaml, loki.yaml, Grafana's provisioning, each byte for byte, and
+what each role decided. A list given as a bare string is refused naming the option, unless its spec
+takes one string as a one-item list. Two playbook runs, one host per option value, nothing run in
+Docker."""
 
 from __future__ import annotations
 
@@ -50,6 +51,7 @@ ALERTMANAGER_BASE = {
 }
 JAEGER_BASE = {"jaeger_project_dir": "{{ out }}/{{ inventory_hostname }}"}
 LOKI_BASE = {"loki_project_dir": "{{ out }}/{{ inventory_hostname }}"}
+GRAFANA_BASE = {"grafana_project_dir": "{{ out }}/{{ inventory_hostname }}"}
 WEB_SECURITY_BASE = {
     "web_security_name": "walk",
     "web_security_dir": "{{ out }}/{{ inventory_hostname }}/walk",
@@ -65,6 +67,7 @@ ROLES = {
     "jaeger": ("jaeger_variants", JAEGER_BASE),
     "loki": ("loki_variants", LOKI_BASE),
     "web_security": ("web_security_variants", WEB_SECURITY_BASE),
+    "grafana": ("grafana_variants", GRAFANA_BASE),
 }
 # What an option needs beside it to show in what is rendered.
 NEEDS = {
@@ -95,6 +98,12 @@ LIST_ITEMS = {
     "alertmanager_web_tls_sans": ("DNS:alertmanager.example.org", {}),
     "loki_otlp_index_labels": ("service.name", {}),
     "web_security_sans": ("DNS:walk.example.org", {}),
+    # A list of dicts: the command line's bare string, and the typed list's item.
+    "grafana_extra_datasources": (
+        "walk-datasource",
+        {},
+        {"name": "Walk", "uid": "walk", "type": "prometheus", "url": "http://walk.example.org:9090"},
+    ),
 }
 
 
@@ -115,7 +124,7 @@ def _variants():
             elif kind == "list":
                 assert name in LIST_ITEMS, f"{name}: add a list item it can hold to LIST_ITEMS"
                 item = LIST_ITEMS[name][0]
-                values = [(item, [item])]
+                values = [(item, [LIST_ITEMS[name][2] if len(LIST_ITEMS[name]) > 2 else item])]
             else:
                 continue
             extra = {**LIST_ITEMS.get(name, (None, {}))[1], **NEEDS.get(name, {})}
@@ -215,7 +224,10 @@ def test_the_command_line_and_the_typed_value_render_the_same(renders, host, rol
     spec = load_options(role)[name]
     if spec["type"] == "list" and ONE_ITEM not in " ".join(spec.get("description") or []):
         # A bare string is refused before anything is rendered, naming the option and the fix.
-        assert cli[host]["failed"].count(f"{name} must be a list; got the string {text!r}.") == 1, cli[host]
+        if spec.get("elements") == "dict":  # Ansible's own check of the spec refuses it first, naming it
+            assert f"option '{name}'" in cli[host]["failed"], cli[host]
+        else:
+            assert cli[host]["failed"].count(f"{name} must be a list; got the string {text!r}.") == 1, cli[host]
         assert cli[host]["files"] == {}
         return
     assert "failed" not in cli[host], cli[host]["failed"]
@@ -246,3 +258,6 @@ def test_false_on_the_command_line_is_false_in_what_is_written(renders):
     assert "healthcheck" not in cli["jaeger_healthcheck.0"]["decided"]["compose"]["services"]["jaeger"]
     config = yaml.safe_load(cli["loki_ingestion_rate_mb.0"]["files"]["loki/loki.yaml"])
     assert config["limits_config"]["ingestion_rate_mb"] == 9
+    assert "provisioning/alerting/claude.yml" not in cli["grafana_alerting.0"]["files"]
+    env = cli["grafana_anonymous_access.0"]["decided"]["compose"]["services"]["grafana"]["environment"]
+    assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
