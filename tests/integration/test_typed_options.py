@@ -1,9 +1,11 @@
-"""Every boolean, integer and list option of the client and otel_collector roles (read from their
-argument specs, so a new option is walked too) renders the same whether its value comes from the
-command line as text (-e name=false, -e name=0, -e name=4318) or typed from a vars file: the
-client's managed settings file byte for byte, the collector's config.yaml byte for byte, and what
-each role decided. A list given as a bare string is refused naming the option, unless its spec
-takes one string as a one-item list. Two playbook runs, one host per option value, no Docker."""
+"""Every boolean, integer and list option of the roles that read their options typed (ROLES, read from
+their argument specs, so a new option is walked too) renders the same whether its value comes from
+the command line as text (-e name=false, -e name=0, -e name=4318) or typed from a vars file: the
+client's managed settings file, the collector's config.yaml, Prometheus' config and rule files,
+alertmanager.yml, Jaeger's config.yaml, loki.yaml, Grafana's provisioning, each byte for byte, and
+what each role decided. A list given as a bare string is refused naming the option, unless its spec
+takes one string as a one-item list. Two playbook runs, one host per option value, nothing run in
+Docker."""
 
 from __future__ import annotations
 
@@ -37,6 +39,44 @@ CLIENT_BASE = {
     "client_check_reachability": False,
     "client_reachability_timeout": 1,
 }
+# What the Prometheus hosts share: their files under the run's own directory, and an image no host
+# has, so that promtool's check (run from that image) is skipped and nothing needs Docker.
+PROMETHEUS_BASE = {
+    "prometheus_project_dir": "{{ out }}/{{ inventory_hostname }}",
+    "prometheus_image": "claude-code-walk.invalid/prometheus:none",
+}
+ALERTMANAGER_BASE = {
+    "alertmanager_project_dir": "{{ out }}/{{ inventory_hostname }}",
+    "alertmanager_image": "claude-code-walk.invalid/alertmanager:none",
+}
+JAEGER_BASE = {"jaeger_project_dir": "{{ out }}/{{ inventory_hostname }}"}
+LOKI_BASE = {"loki_project_dir": "{{ out }}/{{ inventory_hostname }}"}
+GRAFANA_BASE = {"grafana_project_dir": "{{ out }}/{{ inventory_hostname }}"}
+WEB_SECURITY_BASE = {
+    "web_security_name": "walk",
+    "web_security_dir": "{{ out }}/{{ inventory_hostname }}/walk",
+    "web_security_project_dir": "{{ out }}/{{ inventory_hostname }}",
+    "web_security_container_dir": "/etc/walk",
+}
+# The roles walked, each with its group in the inventory and what its hosts share.
+ROLES = {
+    "client": ("client_variants", CLIENT_BASE),
+    "otel_collector": ("collector_variants", {}),
+    "prometheus": ("prometheus_variants", PROMETHEUS_BASE),
+    "alertmanager": ("alertmanager_variants", ALERTMANAGER_BASE),
+    "jaeger": ("jaeger_variants", JAEGER_BASE),
+    "loki": ("loki_variants", LOKI_BASE),
+    "web_security": ("web_security_variants", WEB_SECURITY_BASE),
+    "grafana": ("grafana_variants", GRAFANA_BASE),
+}
+# What an option needs beside it to show in what is rendered.
+NEEDS = {
+    "alertmanager_smtp_require_tls": {
+        "alertmanager_email_to": "team@example.org",
+        "alertmanager_email_from": "alerts@example.org",
+        "alertmanager_smtp_smarthost": "smtp.example.org:587",
+    },
+}
 FALSE_SPELLINGS = ("false", "0", "no", "off", "False")
 # A list item each strict list can hold, with what it needs beside it.
 LIST_ITEMS = {
@@ -52,13 +92,25 @@ LIST_ITEMS = {
         "otlp/spans",
         {"otel_collector_exporters": {"otlp/spans": {"endpoint": "spans:4317"}}},
     ),
+    "prometheus_web_tls_sans": ("DNS:prometheus.example.org", {}),
+    "prometheus_collector_telemetry_targets": ("collector.example.org:8888", {}),
+    "alertmanager_webhook_urls": ("http://hooks.example.org/alerts", {}),
+    "alertmanager_web_tls_sans": ("DNS:alertmanager.example.org", {}),
+    "loki_otlp_index_labels": ("service.name", {}),
+    "web_security_sans": ("DNS:walk.example.org", {}),
+    # A list of dicts: the command line's bare string, and the typed list's item.
+    "grafana_extra_datasources": (
+        "walk-datasource",
+        {},
+        {"name": "Walk", "uid": "walk", "type": "prometheus", "url": "http://walk.example.org:9090"},
+    ),
 }
 
 
 def _variants():
     """(host, role, option, text as the command line gives it, the typed value, extra host vars)."""
     out = []
-    for role in ("client", "otel_collector"):
+    for role in ROLES:
         for name, spec in load_options(role).items():
             kind, default = spec.get("type"), spec.get("default")
             if kind == "bool":
@@ -72,10 +124,10 @@ def _variants():
             elif kind == "list":
                 assert name in LIST_ITEMS, f"{name}: add a list item it can hold to LIST_ITEMS"
                 item = LIST_ITEMS[name][0]
-                values = [(item, [item])]
+                values = [(item, [LIST_ITEMS[name][2] if len(LIST_ITEMS[name]) > 2 else item])]
             else:
                 continue
-            extra = LIST_ITEMS.get(name, (None, {}))[1]
+            extra = {**LIST_ITEMS.get(name, (None, {}))[1], **NEEDS.get(name, {})}
             for index, (text, typed) in enumerate(values):
                 out.append((f"{name}.{index}", role, name, text, typed, extra))
     return out
@@ -85,19 +137,16 @@ VARIANTS = _variants()
 
 
 def _inventory(path: Path, server_dir: Path) -> Path:
-    clients = {}
-    collectors = {}
+    groups = {group: {"hosts": {}, "vars": base} for group, base in ROLES.values()}
     for host, role, name, _text, _typed, extra in VARIANTS:
-        host_vars = {name: "{{ walk_%s }}" % host.replace(".", "_"), **extra}
-        (clients if role == "client" else collectors)[host] = host_vars
+        groups[ROLES[role][0]]["hosts"][host] = {name: "{{ walk_%s }}" % host.replace(".", "_"), **extra}
     path.write_text(
         json.dumps(
             {
                 "all": {
                     "children": {
                         "observability_servers": {"hosts": {"obs1": {"ansible_host": "127.0.0.1"}}},
-                        "client_variants": {"hosts": clients, "vars": CLIENT_BASE},
-                        "collector_variants": {"hosts": collectors},
+                        **groups,
                     },
                     "vars": {
                         "ansible_connection": "local",
@@ -161,7 +210,7 @@ def renders(tmp_path_factory):
 
 def test_every_bool_int_and_list_option_is_walked():
     walked = {(variant[1], variant[2]) for variant in VARIANTS}
-    for role in ("client", "otel_collector"):
+    for role in ROLES:
         for name, spec in load_options(role).items():
             if spec.get("type") in ("bool", "int", "list"):
                 assert (role, name) in walked
@@ -175,7 +224,10 @@ def test_the_command_line_and_the_typed_value_render_the_same(renders, host, rol
     spec = load_options(role)[name]
     if spec["type"] == "list" and ONE_ITEM not in " ".join(spec.get("description") or []):
         # A bare string is refused before anything is rendered, naming the option and the fix.
-        assert cli[host]["failed"].count(f"{name} must be a list; got the string {text!r}.") == 1, cli[host]
+        if spec.get("elements") == "dict":  # Ansible's own check of the spec refuses it first, naming it
+            assert f"option '{name}'" in cli[host]["failed"], cli[host]
+        else:
+            assert cli[host]["failed"].count(f"{name} must be a list; got the string {text!r}.") == 1, cli[host]
         assert cli[host]["files"] == {}
         return
     assert "failed" not in cli[host], cli[host]["failed"]
@@ -197,3 +249,15 @@ def test_false_on_the_command_line_is_false_in_what_is_written(renders):
     config = yaml.safe_load(cli["otel_collector_store_prompts.0"]["decided"]["config"])
     redacted = [a for a in config["processors"]["attributes/privacy"]["actions"] if a.get("value") == "<REDACTED>"]
     assert len(redacted) == 7
+    command = cli["prometheus_admin_api.0"]["decided"]["compose"]["services"]["prometheus"]["command"]
+    assert "--web.enable-admin-api" not in command and "--storage.tsdb.path=/prometheus" in command
+    config = yaml.safe_load(cli["prometheus_web_security.0"]["files"]["prometheus/prometheus.yml"])
+    assert "scheme" not in config["scrape_configs"][1]
+    config = yaml.safe_load(cli["alertmanager_smtp_require_tls.0"]["files"]["alertmanager/alertmanager.yml"])
+    assert config["global"]["smtp_require_tls"] is False
+    assert "healthcheck" not in cli["jaeger_healthcheck.0"]["decided"]["compose"]["services"]["jaeger"]
+    config = yaml.safe_load(cli["loki_ingestion_rate_mb.0"]["files"]["loki/loki.yaml"])
+    assert config["limits_config"]["ingestion_rate_mb"] == 9
+    assert "provisioning/alerting/claude.yml" not in cli["grafana_alerting.0"]["files"]
+    env = cli["grafana_anonymous_access.0"]["decided"]["compose"]["services"]["grafana"]["environment"]
+    assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
