@@ -13,15 +13,7 @@ __metaclass__ = type
 from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.claude_code.observability.plugins.plugin_utils.role_options import (
-    RoleOptionsError,
-)
-from ansible_collections.claude_code.observability.plugins.plugin_utils.role_options import (
-    role_options as _role_options,
-)
-from ansible_collections.claude_code.observability.plugins.plugin_utils.role_options import (
-    typed_options as _typed_options,
-)
+from ansible_collections.claude_code.observability.plugins.plugin_utils import role_options as _options
 
 
 def role_options(variables, role, names=None):
@@ -35,11 +27,9 @@ def role_options(variables, role, names=None):
         raise AnsibleFilterError("role_options: names must be a list of option names, got %r" % (names,))
     try:
         if isinstance(role, Mapping):
-            return _typed_options(dict(role), variables, names, "playbook's")
-        return _role_options(role, variables, names)
-    except RoleOptionsError as exc:
-        raise AnsibleFilterError("%s" % exc) from None
-    except ValueError as exc:
+            return _options.typed_options(dict(role), variables, names, "playbook's")
+        return _options.role_options(role, variables, names)
+    except ValueError as exc:  # RoleOptionsError too, and a spec that cannot be read
         raise AnsibleFilterError("%s" % exc) from None
 
 
